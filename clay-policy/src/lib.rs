@@ -1,0 +1,40 @@
+//! The least-privilege model of clay-config: scopes, environments, policy tables and the checks.
+//!
+//! Pure logic: no proc-macro, no I/O beyond parsing a string. The derive (`clay-config-macros`)
+//! runs [`check`] at build time, the loader runs it again at start-up against `CLAY_POLICY`,
+//! and `cargo clay` reports its findings: one implementation of every rule.
+//!
+//! ```
+//! use clay_policy::{Policy, Scope};
+//!
+//! let policy = Policy::builtin();
+//! let staging = policy.environment("stage").expect("staging always exists");
+//! assert!(staging.allow().allows(&"write:limited".parse::<Scope>()?));
+//! assert!(!staging.allow().allows(&"write:tables".parse::<Scope>()?));
+//! # Ok::<(), clay_policy::ScopeError>(())
+//! ```
+
+mod check;
+mod credential;
+mod env;
+mod policy;
+mod scope;
+mod suggest;
+
+pub use check::{
+    EnvScopes, FieldDecl, FieldKind, Finding, RESERVED_ENV_VARS, Rule, Site, check,
+    is_valid_env_var_name,
+};
+pub use credential::{
+    WEBHOOK_SECRET_PREFIX, has_key_prefix, is_high_entropy_token, looks_like_credential,
+    shannon_entropy,
+};
+pub use env::{
+    ALIASES, DEVELOPMENT, PRODUCTION, STAGING, STANDARD_ENVIRONMENTS, canonical_environment,
+    is_valid_environment_name,
+};
+pub use policy::{
+    BUILTIN_POLICY_TOML, Catalog, EnvironmentPolicy, KeyPrefixes, Policy, PolicyError,
+    PolicyProblem, PolicySource, Rotation, line_column,
+};
+pub use scope::{Scope, ScopeError, ScopeSet};

@@ -1,0 +1,77 @@
+//! Property tests of `Scope::covers`.
+
+use clay_policy::Scope;
+use proptest::prelude::*;
+
+fn identifier() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("read".to_owned()),
+        Just("write".to_owned()),
+        Just("tables".to_owned()),
+        Just("rows".to_owned()),
+        "[a-c][a-c0-9_]{0,2}",
+    ]
+}
+
+fn action() -> impl Strategy<Value = String> {
+    prop_oneof![1 => Just("*".to_owned()), 4 => identifier()]
+}
+
+fn resource() -> impl Strategy<Value = String> {
+    let path = || prop::collection::vec(identifier(), 1..4).prop_map(|segments| segments.join("."));
+    prop_oneof![
+        1 => Just("*".to_owned()),
+        2 => path().prop_map(|p| format!("{p}.*")),
+        4 => path(),
+    ]
+}
+
+fn scope() -> impl Strategy<Value = Scope> {
+    (action(), resource()).prop_map(|(a, r)| {
+        Scope::parse(&format!("{a}:{r}")).unwrap_or_else(|e| panic!("generated {a}:{r}: {e}"))
+    })
+}
+
+proptest! {
+    #[test]
+    fn covers_is_reflexive(s in scope()) {
+        prop_assert!(s.covers(&s));
+    }
+
+    #[test]
+    fn covers_is_transitive(a in scope(), b in scope(), c in scope()) {
+        if a.covers(&b) && b.covers(&c) {
+            prop_assert!(a.covers(&c), "{a} covers {b} covers {c}");
+        }
+    }
+
+    #[test]
+    fn star_star_covers_everything(s in scope()) {
+        let all = Scope::parse("*:*").expect("valid");
+        prop_assert!(all.covers(&s));
+    }
+
+    #[test]
+    fn a_concrete_scope_never_covers_a_wildcard(concrete in scope(), wild in scope()) {
+        if !concrete.is_wildcard() && wild.is_wildcard() {
+            prop_assert!(!concrete.covers(&wild), "{concrete} covers {wild}");
+        }
+    }
+
+    #[test]
+    fn display_round_trips(s in scope()) {
+        prop_assert_eq!(Scope::parse(&s.to_string()).expect("valid"), s);
+    }
+
+    #[test]
+    fn covering_is_antisymmetric_up_to_equality(a in scope(), b in scope()) {
+        if a.covers(&b) && b.covers(&a) {
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn parse_never_panics(text in ".{0,40}") {
+        let _ = Scope::parse(&text);
+    }
+}
