@@ -20,6 +20,7 @@ mod env;
 mod policy;
 mod scope;
 mod suggest;
+pub use suggest::did_you_mean;
 
 pub use check::{
     EnvScopes, FieldDecl, FieldKind, Finding, RESERVED_ENV_VARS, Rule, Site, check,

@@ -2,7 +2,7 @@
 
 /// ``"; did you mean `production`?"`` for the closest candidate, or an empty string when none
 /// is close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(unknown: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+pub fn did_you_mean<'a>(unknown: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     let best = candidates
         .map(|candidate| (strsim::jaro_winkler(unknown, candidate), candidate))
         .filter(|(score, _)| *score >= 0.8)

@@ -1,0 +1,827 @@
+//! The loader: reads a derived config from environment variables and refuses what breaks the
+//! least-privilege practice. Every problem is collected, so one failed start-up names them all.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{FieldManifest, Manifest};
+use crate::secret::{ApiKey, Secret, WebhookSecret};
+use crate::settings::SettingsFile;
+use crate::{ClayConfig, FieldKind, Policy, ScopeSet, canonical_environment};
+
+/// Selects the environment; unset means `development`.
+pub const CLAY_ENV: &str = "CLAY_ENV";
+/// Names a TOML settings file (`[default]` and one table per environment).
+pub const CLAY_CONFIG: &str = "CLAY_CONFIG";
+/// Names a policy file that re-checks the compiled declarations at start-up.
+pub const CLAY_POLICY: &str = "CLAY_POLICY";
+/// Suffix of the variable that gives a key's issue date: `CLAY_READ_KEY_ISSUED_AT`.
+pub const ISSUED_AT_SUFFIX: &str = "_ISSUED_AT";
+
+/// One problem that stopped loading, naming the variable it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadProblem {
+    var: Option<String>,
+    message: String,
+}
+
+impl LoadProblem {
+    /// The variable the problem is about, when there is one.
+    pub fn var(&self) -> Option<&str> {
+        self.var.as_deref()
+    }
+    /// The message, which never contains a secret.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for LoadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found while loading: one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    type_name: &'static str,
+    problems: Vec<LoadProblem>,
+}
+
+impl LoadError {
+    /// The problems, in field order after the environment-wide ones.
+    pub fn problems(&self) -> &[LoadProblem] {
+        &self.problems
+    }
+
+    /// True when some problem is about `var`.
+    pub fn mentions(&self, var: &str) -> bool {
+        self.problems.iter().any(|p| p.var.as_deref() == Some(var))
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "could not load `{}`: {n} problem{}",
+            self.type_name,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Something that did not stop loading but needs attention (a key due for rotation, an
+/// ignored `.env` file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadWarning {
+    var: Option<String>,
+    message: String,
+}
+
+impl LoadWarning {
+    /// The variable the warning is about, when there is one.
+    pub fn var(&self) -> Option<&str> {
+        self.var.as_deref()
+    }
+    /// The message, which never contains a secret.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for LoadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A loaded config with the warnings found on the way.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Loaded<T> {
+    /// The config.
+    pub config: T,
+    /// The environment it was loaded for (canonical name).
+    pub environment: String,
+    /// Warnings, one per problem that did not stop loading.
+    pub warnings: Vec<LoadWarning>,
+}
+
+impl<T> Loaded<T> {
+    /// Emits each warning as a `tracing` warning event (target `clay_config`).
+    pub fn emit_warnings(&self) {
+        for warning in &self.warnings {
+            tracing::warn!(
+                target: "clay_config",
+                var = warning.var.as_deref().unwrap_or(""),
+                environment = %self.environment,
+                "{}",
+                warning.message
+            );
+        }
+    }
+}
+
+/// A variable's value as the loader received it.
+enum RawValue {
+    Text(String),
+    NotUnicode,
+}
+
+/// Where variables come from: the process (reads `.env` in development) or the caller.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Process,
+    Given,
+}
+
+/// Reads one config. Created by [`ClayConfig::load`] and friends; the derive's generated
+/// `__build` calls its per-field methods.
+pub struct Loader {
+    manifest: &'static Manifest,
+    origin: Origin,
+    vars: BTreeMap<String, RawValue>,
+    environment: Arc<str>,
+    policy: Option<Policy>,
+    runtime_policy: Option<Policy>,
+    settings: Option<SettingsFile>,
+    problems: Vec<LoadProblem>,
+    warnings: Vec<LoadWarning>,
+    /// SHA-256 of each secret value seen, to find two fields holding the same secret.
+    secret_digests: Vec<([u8; 32], &'static str)>,
+}
+
+impl Loader {
+    pub(crate) fn from_process_env(manifest: &'static Manifest) -> Self {
+        let vars = std::env::vars_os().map(|(k, v)| (k, Some(v)));
+        Self::new(
+            manifest,
+            Origin::Process,
+            vars.map(|(k, v)| (os_key(k), v.map_or(RawValue::NotUnicode, os_value))),
+        )
+    }
+
+    pub(crate) fn from_vars<I, K, V>(manifest: &'static Manifest, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), RawValue::Text(v.into())));
+        Self::new(manifest, Origin::Given, vars)
+    }
+
+    fn new(
+        manifest: &'static Manifest,
+        origin: Origin,
+        vars: impl Iterator<Item = (String, RawValue)>,
+    ) -> Self {
+        Loader {
+            manifest,
+            origin,
+            vars: vars.collect(),
+            environment: Arc::from(clay_policy::DEVELOPMENT),
+            policy: None,
+            runtime_policy: None,
+            settings: None,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            secret_digests: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, var: Option<&str>, message: String) {
+        self.problems.push(LoadProblem {
+            var: var.map(str::to_owned),
+            message,
+        });
+    }
+
+    fn warning(&mut self, var: Option<&str>, message: String) {
+        self.warnings.push(LoadWarning {
+            var: var.map(str::to_owned),
+            message,
+        });
+    }
+
+    fn error(self) -> LoadError {
+        LoadError {
+            type_name: self.manifest.type_name,
+            problems: self.problems,
+        }
+    }
+
+    /// Runs the whole load: environment, policy, `.env`, settings file, every field.
+    pub(crate) fn run<T: ClayConfig>(mut self) -> Result<Loaded<T>, LoadError> {
+        match self.manifest.policy.policy() {
+            Ok(policy) => self.policy = Some(policy.clone()),
+            Err(reason) => {
+                let message = format!(
+                    "the compiled policy `{}` no longer parses ({reason}): rebuild with matching clay-config versions",
+                    self.manifest.policy.name()
+                );
+                self.problem(None, message);
+                return Err(self.error());
+            }
+        }
+        if !self.select_environment() {
+            return Err(self.error());
+        }
+        self.read_dotenv();
+        self.load_runtime_policy();
+        self.load_settings_file();
+        let config = T::__build(&mut self);
+        match config {
+            Some(config) if self.problems.is_empty() => Ok(Loaded {
+                config,
+                environment: self.environment.to_string(),
+                warnings: self.warnings,
+            }),
+            _ => Err(self.error()),
+        }
+    }
+
+    fn policy(&self) -> &Policy {
+        // Set first thing in `run`, before any field is read.
+        self.policy.as_ref().unwrap_or_else(|| Policy::builtin())
+    }
+
+    /// The text of a variable; a non-UTF-8 value is reported (once) and treated as unset.
+    fn text(&mut self, var: &str) -> Option<String> {
+        match self.vars.get(var) {
+            Some(RawValue::Text(text)) => Some(text.clone()),
+            Some(RawValue::NotUnicode) => {
+                self.vars.remove(var);
+                self.problem(
+                    Some(var),
+                    format!("`{var}` is not valid UTF-8: set it to a text value"),
+                );
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn select_environment(&mut self) -> bool {
+        let Some(raw) = self.text(CLAY_ENV) else {
+            // Unset means development; a non-UTF-8 value was reported by `text`.
+            return self.problems.is_empty();
+        };
+        let valid: Vec<String> = self
+            .policy()
+            .environment_names()
+            .map(str::to_owned)
+            .collect();
+        let aliases = clay_policy::ALIASES
+            .iter()
+            .map(|(alias, canonical)| format!("{alias} = {canonical}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Surrounding whitespace or capitals are refused, not fixed: picking an environment
+        // decides which keys may exist, so it must be exactly what the operator meant.
+        if raw != raw.trim() || raw.chars().any(|c| c.is_ascii_uppercase()) {
+            let fixed = raw.trim().to_ascii_lowercase();
+            let hint = if self.policy().environment(&fixed).is_some() {
+                format!("; did you mean `{}`?", canonical_environment(&fixed))
+            } else {
+                String::new()
+            };
+            self.problem(
+                Some(CLAY_ENV),
+                format!(
+                    "`CLAY_ENV` is {raw:?}: environment names are lowercase with no surrounding spaces{hint} (valid: {}; aliases: {aliases})",
+                    valid.join(", ")
+                ),
+            );
+            return false;
+        }
+        match self.policy().environment(&raw) {
+            Some(env) => {
+                self.environment = Arc::from(env.name());
+                true
+            }
+            None => {
+                let hint = self.policy().suggest_environment(&raw);
+                self.problem(
+                    Some(CLAY_ENV),
+                    format!(
+                        "`CLAY_ENV` is {raw:?}, which is not an environment of the {}{hint} (valid: {}; aliases: {aliases})",
+                        policy_phrase(self.policy()),
+                        valid.join(", ")
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// In development, `.env` in the working directory fills in unset variables; elsewhere it
+    /// is ignored with a warning. Only for the process environment: given variables are taken
+    /// as they are.
+    fn read_dotenv(&mut self) {
+        if self.origin != Origin::Process || !Path::new(".env").is_file() {
+            return;
+        }
+        if &*self.environment != clay_policy::DEVELOPMENT {
+            let message = format!(
+                "`.env` found in the working directory and ignored: `.env` files are read only in development, and `{}` reads secrets from the real environment",
+                self.environment
+            );
+            self.warning(None, message);
+            return;
+        }
+        match dotenvy::from_path_iter(".env") {
+            Ok(entries) => {
+                for entry in entries {
+                    match entry {
+                        Ok((key, value)) => {
+                            self.vars.entry(key).or_insert(RawValue::Text(value));
+                        }
+                        Err(err) => {
+                            self.problem(None, format!(".env: {}", dotenv_error(&err)));
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(err) => self.problem(None, format!(".env: {}", dotenv_error(&err))),
+        }
+    }
+
+    fn load_runtime_policy(&mut self) {
+        let Some(path) = self.text(CLAY_POLICY) else {
+            return;
+        };
+        let text = match read_text_file(&path) {
+            Ok(text) => text,
+            Err(reason) => {
+                self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {path}: {reason}"));
+                return;
+            }
+        };
+        let policy = match Policy::from_toml(&text, path.clone()) {
+            Ok(policy) => policy,
+            Err(err) => {
+                for line in err.to_string().lines() {
+                    self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {line}"));
+                }
+                return;
+            }
+        };
+        if policy.environment(&self.environment).is_none() {
+            let message = format!(
+                "`CLAY_POLICY` {path} does not define `{}`: the runtime policy must cover the environment being loaded",
+                self.environment
+            );
+            self.problem(Some(CLAY_POLICY), message);
+            return;
+        }
+        let declarations = self.manifest.declarations();
+        let findings = clay_policy::check(&declarations, &policy);
+        for finding in findings {
+            // Only what this process would hold: the loaded environment's declarations.
+            let field = match finding.site {
+                clay_policy::Site::Scope {
+                    field, environment, ..
+                }
+                | clay_policy::Site::Environment { field, environment } => {
+                    let listed = declarations[field]
+                        .scopes
+                        .as_ref()
+                        .and_then(|lists| lists.get(environment))
+                        .map(|list| canonical_environment(&list.environment).to_owned());
+                    if listed.as_deref() != Some(&*self.environment) {
+                        continue;
+                    }
+                    field
+                }
+                _ => continue,
+            };
+            let var = self.manifest.fields[field].env;
+            self.problem(
+                Some(var),
+                format!("{finding} (runtime policy `CLAY_POLICY` {path}; `{var}`)"),
+            );
+        }
+        self.runtime_policy = Some(policy);
+    }
+
+    fn load_settings_file(&mut self) {
+        let Some(path) = self.text(CLAY_CONFIG) else {
+            return;
+        };
+        match SettingsFile::read(&path, self.manifest, self.policy()) {
+            Ok(file) => {
+                let mut unknown_env = Vec::new();
+                for (env, span) in file.environments() {
+                    if self.policy().environment(env).is_none() {
+                        unknown_env.push(format!(
+                            "{path}:{span}: `[{env}]` is not an environment of the {}{} (tables: [default] and one per environment)",
+                            policy_phrase(self.policy()),
+                            self.policy().suggest_environment(env)
+                        ));
+                    }
+                }
+                for message in unknown_env {
+                    self.problem(Some(CLAY_CONFIG), message);
+                }
+                self.settings = Some(file);
+            }
+            Err(problems) => {
+                for message in problems {
+                    self.problem(Some(CLAY_CONFIG), message);
+                }
+            }
+        }
+    }
+
+    /// Reads a secret variable with the checks every secret gets: set, not blank, not the
+    /// same value as another secret field.
+    fn secret_text(&mut self, field: &'static FieldManifest, required: bool) -> Option<String> {
+        let var = field.env;
+        let Some(value) = self.text(var) else {
+            if required && !self.mentions(var) {
+                self.problem(
+                    Some(var),
+                    format!(
+                        "missing `{var}`: {} `{}` is required in `{}`",
+                        kind_phrase(field.kind),
+                        field.name,
+                        self.environment
+                    ),
+                );
+            }
+            return None;
+        };
+        if value.trim().is_empty() {
+            self.problem(
+                Some(var),
+                format!(
+                    "`{var}` is empty: set it to the {} for `{}`",
+                    kind_phrase(field.kind),
+                    field.name
+                ),
+            );
+            return None;
+        }
+        let digest: [u8; 32] = Sha256::digest(value.as_bytes()).into();
+        if let Some((_, other)) = self.secret_digests.iter().find(|(d, _)| *d == digest) {
+            let other = *other;
+            self.problem(
+                Some(var),
+                format!(
+                    "`{other}` and `{var}` hold the same value: each needs its own key (separate service accounts)"
+                ),
+            );
+        } else {
+            self.secret_digests.push((digest, var));
+        }
+        Some(value)
+    }
+
+    fn mentions(&self, var: &str) -> bool {
+        self.problems.iter().any(|p| p.var.as_deref() == Some(var))
+    }
+
+    fn key(&mut self, index: usize, optional: bool) -> Option<Option<ApiKey>> {
+        let field = self.field(index)?;
+        let scopes = field.scopes_in(&self.environment);
+        if scopes.is_empty() {
+            // Least privilege: a key without scopes here must not be on this machine.
+            if self.vars.contains_key(field.env) {
+                let message = format!(
+                    "`{}` is set, but `{}` has no scopes in `{}`: that key must not be present in this environment; unset it",
+                    field.env, field.name, self.environment
+                );
+                self.problem(Some(field.env), message);
+                return None;
+            }
+            if !optional {
+                // The derive refuses this declaration; a stale manifest is the only way here.
+                self.problem(
+                    Some(field.env),
+                    format!("`{}` has no scopes in `{}`", field.name, self.environment),
+                );
+                return None;
+            }
+            return Some(None);
+        }
+        let value = self.secret_text(field, true)?;
+        self.check_key_environment(field, &value);
+        self.check_rotation(field);
+        let granted = match ScopeSet::parse(scopes) {
+            Ok(set) => set,
+            Err(err) => {
+                self.problem(
+                    Some(field.env),
+                    format!("`{}`: declared scope: {err}", field.name),
+                );
+                return None;
+            }
+        };
+        Some(Some(ApiKey::from_var(
+            field.env,
+            value,
+            Arc::clone(&self.environment),
+            granted,
+        )))
+    }
+
+    /// Live keys only where `live_keys` is on; test keys only where it is off.
+    fn check_key_environment(&mut self, field: &'static FieldManifest, value: &str) {
+        let Some(env) = self.policy().environment(&self.environment) else {
+            return;
+        };
+        let mut live_allowed = env.live_keys();
+        if let Some(runtime) = self
+            .runtime_policy
+            .as_ref()
+            .and_then(|p| p.environment(&self.environment))
+        {
+            live_allowed &= runtime.live_keys();
+        }
+        let keys = self.policy().keys().clone();
+        let require_prefix = keys.require_prefix
+            || self
+                .runtime_policy
+                .as_ref()
+                .is_some_and(|p| p.keys().require_prefix);
+        let var = field.env;
+        let environment = Arc::clone(&self.environment);
+        if value.starts_with(&keys.live_prefix) {
+            if !live_allowed {
+                self.problem(
+                    Some(var),
+                    format!(
+                        "`{var}` holds a live key ({}…) in {environment}: live keys are allowed only where the policy sets `live_keys = true`; use a test key ({}…) here",
+                        keys.live_prefix, keys.test_prefix
+                    ),
+                );
+            }
+        } else if value.starts_with(&keys.test_prefix) {
+            if live_allowed {
+                self.problem(
+                    Some(var),
+                    format!(
+                        "`{var}` holds a test key ({}…) in {environment}, which uses live keys: set the live key ({}…)",
+                        keys.test_prefix, keys.live_prefix
+                    ),
+                );
+            }
+        } else if require_prefix {
+            self.problem(
+                Some(var),
+                format!(
+                    "`{var}` is neither a live key ({}…) nor a test key ({}…), and the policy sets `require_prefix = true`",
+                    keys.live_prefix, keys.test_prefix
+                ),
+            );
+        }
+    }
+
+    fn check_rotation(&mut self, field: &'static FieldManifest) {
+        let var = format!("{}{ISSUED_AT_SUFFIX}", field.env);
+        let mut rotation = self.policy().rotation();
+        if let Some(runtime) = &self.runtime_policy {
+            rotation.max_age_days = rotation.max_age_days.min(runtime.rotation().max_age_days);
+            rotation.warn_age_days = rotation.warn_age_days.min(runtime.rotation().warn_age_days);
+        }
+        let production = &*self.environment == clay_policy::PRODUCTION;
+        let Some(issued) = self.text(&var) else {
+            if production && field.kind == FieldKind::ApiKey {
+                let message = format!(
+                    "`{}` has no `{var}`: age unknown: schedule rotation (set `{var}` to the date the key was issued, YYYY-MM-DD)",
+                    field.env
+                );
+                self.warning(Some(&var), message);
+            }
+            return;
+        };
+        let age = match crate::rotation::age_in_days(&issued, jiff::Timestamp::now()) {
+            Ok(age) => age,
+            Err(reason) => {
+                self.problem(Some(&var), format!("`{var}` {reason}"));
+                return;
+            }
+        };
+        if age > i64::from(rotation.max_age_days) {
+            let message = format!(
+                "`{}` was issued {age} days ago, past the {}-day rotation limit: rotate it now (create a new key, update `{}`, verify, revoke the old one)",
+                field.env, rotation.max_age_days, field.env
+            );
+            if production {
+                self.problem(Some(field.env), message);
+            } else {
+                self.warning(Some(field.env), message);
+            }
+        } else if age > i64::from(rotation.warn_age_days) {
+            let message = format!(
+                "`{}` was issued {age} days ago: schedule rotation before day {}",
+                field.env, rotation.max_age_days
+            );
+            self.warning(Some(field.env), message);
+        }
+    }
+
+    fn field(&mut self, index: usize) -> Option<&'static FieldManifest> {
+        let field = self.manifest.fields.get(index);
+        if field.is_none() {
+            self.problem(None, format!("internal: no field {index} in the manifest"));
+        }
+        field
+    }
+
+    /// `ApiKey` field. Used by generated code.
+    pub fn api_key(&mut self, index: usize) -> Option<ApiKey> {
+        self.key(index, false).flatten()
+    }
+
+    /// `Option<ApiKey>` field. Used by generated code.
+    pub fn optional_api_key(&mut self, index: usize) -> Option<Option<ApiKey>> {
+        self.key(index, true)
+    }
+
+    fn plain_secret(&mut self, index: usize, required: bool) -> Option<(&'static str, String)> {
+        let field = self.field(index)?;
+        let value = self.secret_text(field, required)?;
+        self.check_rotation(field);
+        Some((field.env, value))
+    }
+
+    /// `Secret` field. Used by generated code.
+    pub fn secret(&mut self, index: usize) -> Option<Secret> {
+        self.plain_secret(index, true)
+            .map(|(var, value)| Secret::from_var(var, value))
+    }
+
+    /// `Option<Secret>` field. Used by generated code.
+    pub fn optional_secret(&mut self, index: usize) -> Option<Option<Secret>> {
+        let before = self.problems.len();
+        let value = self.plain_secret(index, false);
+        (self.problems.len() == before)
+            .then(|| value.map(|(var, value)| Secret::from_var(var, value)))
+    }
+
+    /// `WebhookSecret` field. Used by generated code.
+    pub fn webhook_secret(&mut self, index: usize) -> Option<WebhookSecret> {
+        self.plain_secret(index, true)
+            .map(|(var, value)| WebhookSecret::from_var(var, value))
+    }
+
+    /// `Option<WebhookSecret>` field. Used by generated code.
+    pub fn optional_webhook_secret(&mut self, index: usize) -> Option<Option<WebhookSecret>> {
+        let before = self.problems.len();
+        let value = self.plain_secret(index, false);
+        (self.problems.len() == before)
+            .then(|| value.map(|(var, value)| WebhookSecret::from_var(var, value)))
+    }
+
+    /// The raw text of a setting, by precedence, with where it came from.
+    fn setting_text(&mut self, field: &'static FieldManifest) -> Option<(String, String)> {
+        if let Some(value) = self.text(field.env) {
+            return Some((value, format!("`{}`", field.env)));
+        }
+        if let Some(file) = &self.settings {
+            if let Some((value, place)) = file.value(&self.environment, field.name) {
+                return Some((value, place));
+            }
+        }
+        field
+            .default
+            .map(|d| (d.to_owned(), format!("the `default` of `{}`", field.name)))
+    }
+
+    fn parse_setting<T: FromStr>(&mut self, index: usize, required: bool) -> Option<Option<T>>
+    where
+        T::Err: fmt::Display,
+    {
+        let field = self.field(index)?;
+        let Some((text, place)) = self.setting_text(field) else {
+            if !required {
+                return Some(None);
+            }
+            if !self.mentions(field.env) {
+                self.problem(
+                    Some(field.env),
+                    format!(
+                        "missing `{}`: setting `{}` has no value (set the variable, add it to the `CLAY_CONFIG` file, or give a `default`)",
+                        field.env, field.name
+                    ),
+                );
+            }
+            return None;
+        };
+        match text.parse::<T>() {
+            Ok(value) => Some(Some(value)),
+            Err(err) => {
+                // A setting is not a secret, but a value that looks like one is not echoed.
+                let reason = if clay_policy::looks_like_credential(&text, self.policy().keys()) {
+                    "the value looks like a key; keys belong in `ApiKey` or `Secret` fields"
+                        .to_owned()
+                } else {
+                    err.to_string()
+                };
+                self.problem(
+                    Some(field.env),
+                    format!(
+                        "setting `{}` from {place} is not a valid `{}`: {reason}",
+                        field.name,
+                        std::any::type_name::<T>()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A setting of type `T`. Used by generated code.
+    pub fn setting<T: FromStr>(&mut self, index: usize) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        self.parse_setting(index, true).flatten()
+    }
+
+    /// An `Option<T>` setting. Used by generated code.
+    pub fn optional_setting<T: FromStr>(&mut self, index: usize) -> Option<Option<T>>
+    where
+        T::Err: fmt::Display,
+    {
+        self.parse_setting(index, false)
+    }
+
+    /// The environment being loaded (canonical name).
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+}
+
+fn os_key(key: OsString) -> String {
+    key.to_string_lossy().into_owned()
+}
+
+fn os_value(value: OsString) -> RawValue {
+    value
+        .into_string()
+        .map_or(RawValue::NotUnicode, RawValue::Text)
+}
+
+fn kind_phrase(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::ApiKey => "API key",
+        FieldKind::Secret => "secret",
+        FieldKind::WebhookSecret => "webhook secret",
+        FieldKind::Setting => "setting",
+    }
+}
+
+fn policy_phrase(policy: &Policy) -> String {
+    match policy.source() {
+        clay_policy::PolicySource::BuiltIn => "built-in table".to_owned(),
+        clay_policy::PolicySource::File(name) => format!("policy {name}"),
+    }
+}
+
+/// dotenvy's errors can quote the offending line, which may hold a secret: keep only where.
+fn dotenv_error(err: &dotenvy::Error) -> String {
+    match err {
+        dotenvy::Error::LineParse(_, index) => {
+            format!(
+                "cannot parse the line at byte {index} (the line is not shown: it may hold a secret)"
+            )
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        _ => "cannot be read".to_owned(),
+    }
+}
+
+/// Reads a file named by a variable, with errors that say what is wrong with it.
+pub(crate) fn read_text_file(path: &str) -> Result<String, String> {
+    let p = Path::new(path);
+    if p.is_dir() {
+        return Err("is a directory, not a file".to_owned());
+    }
+    match std::fs::read(p) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|e| format!("is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err("does not exist".to_owned()),
+        Err(err) => Err(format!("cannot be read: {err}")),
+    }
+}

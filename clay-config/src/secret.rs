@@ -1,0 +1,372 @@
+//! `ApiKey`, `Secret` and `WebhookSecret`: values that never reach a log.
+//!
+//! Each wraps a [`secrecy::SecretString`] (zeroized on drop). `Debug` shows the variable the
+//! value came from and a [`Fingerprint`], never the value.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use hmac::{KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+use crate::ScopeSet;
+
+/// Key of the fingerprint HMAC. Public on purpose: the fingerprint only has to be stable and
+/// unrelated to the key's text; its 32 bits say nothing useful about a 24+ character key.
+const FINGERPRINT_KEY: &[u8] = b"clay-config/fingerprint/v1";
+
+/// A short, stable identifier of a secret: the first 4 bytes of HMAC-SHA256 keyed with a
+/// fixed domain key, shown as 8 hex digits. Not a prefix of the secret, and two different
+/// secrets almost surely differ.
+///
+/// ```
+/// use clay_config::Fingerprint;
+///
+/// let fp = Fingerprint::of("sk_test_0123456789abcdefghijklmn");
+/// assert_eq!(fp.to_string().len(), 8);
+/// assert!(!"sk_test_0123456789abcdefghijklmn".contains(&fp.to_string()));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint([u8; 4]);
+
+impl Fingerprint {
+    /// The fingerprint of `secret`.
+    pub fn of(secret: &str) -> Fingerprint {
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(FINGERPRINT_KEY)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(secret.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        Fingerprint([digest[0], digest[1], digest[2], digest[3]])
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+/// The part every secret type shares: the value, where it came from, its fingerprint.
+#[derive(Clone)]
+struct SecretValue {
+    value: SecretString,
+    var: Option<Cow<'static, str>>,
+    fingerprint: Fingerprint,
+}
+
+impl SecretValue {
+    fn new(var: Option<Cow<'static, str>>, value: String) -> Self {
+        let fingerprint = Fingerprint::of(&value);
+        SecretValue {
+            value: SecretString::from(value),
+            var,
+            fingerprint,
+        }
+    }
+
+    fn debug(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+        f.debug_struct(name)
+            .field("var", &self.var.as_deref().unwrap_or("(set in code)"))
+            .field("fingerprint", &format_args!("{}", self.fingerprint))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A non-key secret read from an environment variable (`#[clay(env = "…")] secret: Secret`).
+///
+/// ```
+/// use clay_config::Secret;
+///
+/// let secret = Secret::new("hunter2-hunter2");
+/// assert_eq!(secret.expose_secret(), "hunter2-hunter2");
+/// assert!(!format!("{secret:?}").contains("hunter2"));
+/// ```
+#[derive(Clone)]
+pub struct Secret(SecretValue);
+
+impl Secret {
+    /// A secret built by hand (tests, other sources).
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(SecretValue::new(None, value.into()))
+    }
+
+    pub(crate) fn from_var(var: &'static str, value: String) -> Self {
+        Secret(SecretValue::new(Some(Cow::Borrowed(var)), value))
+    }
+
+    /// The value. Keep what you do with it out of logs.
+    pub fn expose_secret(&self) -> &str {
+        self.0.value.expose_secret()
+    }
+
+    /// The variable it was read from, if it was loaded.
+    pub fn var(&self) -> Option<&str> {
+        self.0.var.as_deref()
+    }
+
+    /// Its fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.0.fingerprint
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f, "Secret")
+    }
+}
+
+/// The secret webhook signatures are made with (`#[clay(env = "…")] webhook_secret: WebhookSecret`).
+///
+/// ```
+/// use clay_config::WebhookSecret;
+///
+/// let secret = WebhookSecret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+/// assert!(!format!("{secret:?}").contains("MfKQ9r8"));
+/// ```
+#[derive(Clone)]
+pub struct WebhookSecret(SecretValue);
+
+impl WebhookSecret {
+    /// A webhook secret built by hand (tests, other sources).
+    pub fn new(value: impl Into<String>) -> Self {
+        WebhookSecret(SecretValue::new(None, value.into()))
+    }
+
+    pub(crate) fn from_var(var: &'static str, value: String) -> Self {
+        WebhookSecret(SecretValue::new(Some(Cow::Borrowed(var)), value))
+    }
+
+    /// The value. Keep what you do with it out of logs.
+    pub fn expose_secret(&self) -> &str {
+        self.0.value.expose_secret()
+    }
+
+    /// The variable it was read from, if it was loaded.
+    pub fn var(&self) -> Option<&str> {
+        self.0.var.as_deref()
+    }
+
+    /// Its fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.0.fingerprint
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f, "WebhookSecret")
+    }
+}
+
+/// Receives every [`ApiKey::require`] decision; the audit log implements it to record which
+/// scopes each key actually used.
+pub trait ScopeUseRecorder: Send + Sync {
+    /// Called once per `require`, after the decision. Must not fail the caller.
+    fn record(&self, key: &ApiKey, scope: &str, granted: bool);
+}
+
+/// A Clay API key, handed out only for the scopes declared for the loaded environment.
+///
+/// ```
+/// use clay_config::{ApiKey, ScopeSet};
+///
+/// let key = ApiKey::new(
+///     "CLAY_READ_KEY",
+///     "sk_test_0123456789abcdefghijklmn",
+///     "development",
+///     ScopeSet::parse(["read:*"])?,
+/// );
+/// assert!(key.allows("read:tables"));
+/// let denied = key.require("write:rows").unwrap_err();
+/// assert_eq!(
+///     denied.to_string(),
+///     "`CLAY_READ_KEY` may not be used for `write:rows` in `development` (granted: read:*)"
+/// );
+/// assert!(!format!("{key:?}").contains("0123456789"));
+/// # Ok::<(), clay_config::ScopeError>(())
+/// ```
+#[derive(Clone)]
+pub struct ApiKey {
+    secret: SecretValue,
+    environment: Arc<str>,
+    scopes: ScopeSet,
+    recorder: Option<Arc<dyn ScopeUseRecorder>>,
+}
+
+impl ApiKey {
+    /// A key built by hand, for tests of code that takes an `&ApiKey`.
+    pub fn new(
+        var: impl Into<String>,
+        value: impl Into<String>,
+        environment: impl Into<String>,
+        scopes: ScopeSet,
+    ) -> Self {
+        ApiKey {
+            secret: SecretValue::new(Some(Cow::Owned(var.into())), value.into()),
+            environment: Arc::from(environment.into()),
+            scopes,
+            recorder: None,
+        }
+    }
+
+    pub(crate) fn from_var(
+        var: &'static str,
+        value: String,
+        environment: Arc<str>,
+        scopes: ScopeSet,
+    ) -> Self {
+        ApiKey {
+            secret: SecretValue::new(Some(Cow::Borrowed(var)), value),
+            environment,
+            scopes,
+            recorder: None,
+        }
+    }
+
+    /// The key. Keep what you do with it out of logs.
+    pub fn expose_secret(&self) -> &str {
+        self.secret.value.expose_secret()
+    }
+
+    /// The scopes granted in the loaded environment.
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    /// True when the key may be used for `scope` (`action:resource`). Never allocates.
+    pub fn allows(&self, scope: &str) -> bool {
+        self.scopes.allows_str(scope)
+    }
+
+    /// The key, if it may be used for `scope`; otherwise which key, scope and environment were
+    /// refused. With an audit log attached, the decision is recorded.
+    pub fn require(&self, scope: &str) -> Result<&ApiKey, ScopeDenied> {
+        let granted = self.scopes.allows_str(scope);
+        if let Some(recorder) = &self.recorder {
+            recorder.record(self, scope, granted);
+        }
+        if granted {
+            Ok(self)
+        } else {
+            Err(ScopeDenied {
+                var: self.var().to_owned(),
+                scope: scope.to_owned(),
+                environment: Arc::clone(&self.environment),
+                granted: self.scopes.to_string(),
+            })
+        }
+    }
+
+    /// The variable the key was read from.
+    pub fn var(&self) -> &str {
+        self.secret.var.as_deref().unwrap_or("(set in code)")
+    }
+
+    /// The environment the key was loaded for.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The key's fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.secret.fingerprint
+    }
+
+    /// Sends every later [`require`](Self::require) decision to `recorder`.
+    pub fn set_recorder(&mut self, recorder: Arc<dyn ScopeUseRecorder>) {
+        self.recorder = Some(recorder);
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("var", &self.var())
+            .field("fingerprint", &format_args!("{}", self.secret.fingerprint))
+            .field("environment", &&*self.environment)
+            .field("scopes", &format_args!("{}", self.scopes))
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`ApiKey::require`] refused: the key was not declared for that scope in this environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeDenied {
+    var: String,
+    scope: String,
+    environment: Arc<str>,
+    granted: String,
+}
+
+impl ScopeDenied {
+    /// The key's variable.
+    pub fn var(&self) -> &str {
+        &self.var
+    }
+    /// The scope asked for.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+    /// The environment the key was loaded for.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+}
+
+impl fmt::Display for ScopeDenied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` may not be used for `{}` in `{}` (granted: {})",
+            self.var, self.scope, self.environment, self.granted
+        )
+    }
+}
+
+impl std::error::Error for ScopeDenied {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_not_a_prefix_and_differs() {
+        let a = Fingerprint::of("sk_live_aaaaaaaaaaaaaaaaaaaaaaaa");
+        let b = Fingerprint::of("sk_live_aaaaaaaaaaaaaaaaaaaaaaab");
+        assert_ne!(a, b);
+        assert_eq!(a, Fingerprint::of("sk_live_aaaaaaaaaaaaaaaaaaaaaaaa"));
+        assert!(!a.to_string().starts_with("sk_"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let value = "sk_test_SECRETSECRETSECRET1234";
+        let key = ApiKey::new("K", value, "development", ScopeSet::new());
+        let secret = Secret::from_var("S", value.into());
+        let hook = WebhookSecret::from_var("W", value.into());
+        for shown in [
+            format!("{key:?}"),
+            format!("{secret:?}"),
+            format!("{hook:?}"),
+        ] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(
+                shown.contains(&Fingerprint::of(value).to_string()),
+                "{shown}"
+            );
+        }
+        assert!(format!("{key:?}").contains("\"K\""));
+    }
+}
