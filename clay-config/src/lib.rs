@@ -28,6 +28,8 @@
 //! # Ok::<(), clay_config::LoadError>(())
 //! ```
 
+extern crate self as clay_config;
+
 mod load;
 mod manifest;
 mod rotation;

@@ -1,0 +1,144 @@
+//! Finding, reading and tracking the policy file.
+//!
+//! The path in `#[clay(policy = "…")]` is relative to the crate root (`CARGO_MANIFEST_DIR`);
+//! an absolute path is used as it is. The file is read once per expansion and parsed once per
+//! distinct content per compiler process: fifty structs naming one policy parse it once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clay_policy::{Policy, PolicyError, Rule};
+
+use crate::attr::Spanned;
+use crate::ctxt::Ctxt;
+
+/// The policy a struct is checked against.
+pub(crate) struct ResolvedPolicy {
+    pub(crate) policy: Arc<Policy>,
+    /// The name shown in messages and kept in the manifest: the path as written.
+    pub(crate) name: String,
+    /// The absolute path, for `include_bytes!` (rebuild tracking); `None` for the built-in table.
+    pub(crate) path: Option<String>,
+}
+
+/// The outcome of resolving `#[clay(policy = …)]`.
+pub(crate) enum PolicyOutcome {
+    Resolved(ResolvedPolicy),
+    /// The file could not be used (already reported); `path` is still tracked when it exists,
+    /// so fixing the file re-runs the derive.
+    Failed {
+        path: Option<String>,
+    },
+}
+
+type CacheEntry = (PathBuf, Vec<u8>, Result<Arc<Policy>, PolicyError>);
+
+/// Parsed policies of this compiler process, keyed by path and checked against the bytes just
+/// read, so an edited file is never served stale (rust-analyzer keeps the process alive).
+static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
+
+pub(crate) fn resolve(ctxt: &Ctxt, attr: Option<&Spanned>) -> PolicyOutcome {
+    let Some(attr) = attr else {
+        return PolicyOutcome::Resolved(ResolvedPolicy {
+            policy: Arc::new(Policy::builtin().clone()),
+            name: "built-in table".to_owned(),
+            path: None,
+        });
+    };
+    if clay_policy::looks_like_credential(&attr.text, Policy::builtin().keys()) {
+        ctxt.error_at(
+            attr.span,
+            Rule::HardcodedSecret,
+            "the policy path looks like a key: name the policy file here, keep keys in environment variables",
+        );
+        return PolicyOutcome::Failed { path: None };
+    }
+    let path = resolve_path(&attr.text);
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let reason = match err.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_owned(),
+                _ if path.is_dir() => "it is a directory".to_owned(),
+                _ => err.to_string(),
+            };
+            ctxt.error_at(
+                attr.span,
+                Rule::PolicyFile,
+                format_args!(
+                    "cannot read policy file `{shown}`: {reason} (the path is relative to the crate root, CARGO_MANIFEST_DIR)"
+                ),
+            );
+            return PolicyOutcome::Failed { path: None };
+        }
+    };
+    let tracked = Some(shown.clone());
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        ctxt.error_at(
+            attr.span,
+            Rule::PolicyFile,
+            format_args!("policy file `{shown}` is not valid UTF-8"),
+        );
+        return PolicyOutcome::Failed { path: tracked };
+    };
+    match parse_cached(&path, &bytes, text, &attr.text) {
+        Ok(policy) => PolicyOutcome::Resolved(ResolvedPolicy {
+            policy,
+            name: attr.text.clone(),
+            path: tracked,
+        }),
+        Err(err) => {
+            for problem in err.problems() {
+                ctxt.error_at(
+                    attr.span,
+                    Rule::PolicyFile,
+                    format_args!(
+                        "{shown}:{}:{}: {}",
+                        problem.line, problem.column, problem.message
+                    ),
+                );
+            }
+            PolicyOutcome::Failed { path: tracked }
+        }
+    }
+}
+
+fn resolve_path(written: &str) -> PathBuf {
+    let written = Path::new(written);
+    if written.is_absolute() {
+        return written.to_path_buf();
+    }
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
+    root.join(written)
+}
+
+fn parse_cached(
+    path: &Path,
+    bytes: &[u8],
+    text: &str,
+    name: &str,
+) -> Result<Arc<Policy>, PolicyError> {
+    // A poisoned lock only means another expansion panicked; the cache is then skipped.
+    let mut cache = CACHE.lock().ok();
+    if let Some(cache) = cache.as_deref() {
+        if let Some((_, _, result)) = cache
+            .iter()
+            .find(|(cached_path, cached_bytes, _)| cached_path == path && cached_bytes == bytes)
+        {
+            return result.clone();
+        }
+    }
+    let result = Policy::from_toml(text, name).map(Arc::new);
+    if let Some(cache) = cache.as_deref_mut() {
+        cache.retain(|(cached_path, _, _)| cached_path != path);
+        cache.push((path.to_path_buf(), bytes.to_vec(), result.clone()));
+    }
+    result
+}
+
+/// How many times a policy was parsed in this process (for the expansion benchmark's check).
+#[cfg(test)]
+pub(crate) fn cache_len() -> usize {
+    CACHE.lock().map_or(0, |cache| cache.len())
+}
