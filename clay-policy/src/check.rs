@@ -442,6 +442,20 @@ fn check_scopes(index: usize, field: &FieldDecl, policy: &Policy, findings: &mut
         };
         let canonical = crate::canonical_environment(&list.environment);
         let environment = policy.environment(canonical);
+        if environment.is_none() && looks_like_credential(&list.environment, policy.keys()) {
+            // A key pasted as an environment name (`"sk_live_…" = [...]`): never echo it.
+            findings.push(Finding {
+                rule: Rule::HardcodedSecret,
+                site: env_site,
+                message: format!(
+                    "an environment name in the scopes of `{}` looks like a key: name an environment of the policy, keep keys in environment variables",
+                    field.name
+                ),
+            });
+            // Not understood: the key's type is not judged on it.
+            seen.push(canonical);
+            continue;
+        }
         if environment.is_none() {
             findings.push(Finding {
                 rule: Rule::UnknownEnvironment,
@@ -688,14 +702,14 @@ pub(crate) fn catalog_problems(scope: &Scope, catalog: &Catalog) -> Vec<String> 
             did_you_mean(action, catalog.actions.iter().map(String::as_str))
         ));
     }
-    if let Some(path) = scope.resource_path() {
-        if !catalog.resources.iter().any(|r| r == path) {
-            problems.push(format!(
-                "unknown resource `{path}` in `{scope}` (catalog resources: {}){}",
-                catalog.resources.join(", "),
-                did_you_mean(path, catalog.resources.iter().map(String::as_str))
-            ));
-        }
+    if let Some(path) = scope.resource_path()
+        && !catalog.resources.iter().any(|r| r == path)
+    {
+        problems.push(format!(
+            "unknown resource `{path}` in `{scope}` (catalog resources: {}){}",
+            catalog.resources.join(", "),
+            did_you_mean(path, catalog.resources.iter().map(String::as_str))
+        ));
     }
     problems
 }

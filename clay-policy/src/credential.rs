@@ -12,7 +12,8 @@ const MIN_TOKEN_LEN: usize = 20;
 const MIN_ENTROPY_BITS: f64 = 3.5;
 
 /// True when `text` looks like a credential: it starts with the live or test key prefix or
-/// `whsec_` followed by more characters, or it is a long high-entropy token.
+/// `whsec_` followed by more characters, or it is a long high-entropy token (surrounding
+/// whitespace ignored).
 ///
 /// ```
 /// use clay_policy::{Policy, looks_like_credential};
@@ -25,6 +26,8 @@ const MIN_ENTROPY_BITS: f64 = 3.5;
 /// assert!(!looks_like_credential("read:tables", keys));
 /// ```
 pub fn looks_like_credential(text: &str, keys: &KeyPrefixes) -> bool {
+    // A key copied with a trailing newline or space is still a key.
+    let text = text.trim();
     has_key_prefix(text, keys) || is_high_entropy_token(text)
 }
 

@@ -463,12 +463,12 @@ fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource, text
     // The standard environments always exist: those a file leaves out keep the built-in row.
     // The built-in policy itself defines all three, so building it never recurses here.
     for standard in STANDARD_ENVIRONMENTS {
-        if !environments.iter().any(|e| e.name == standard) {
-            if let Some(builtin) = Policy::builtin().environment(standard) {
-                let mut row = builtin.clone();
-                row.from_builtin = true;
-                environments.push(row);
-            }
+        if !environments.iter().any(|e| e.name == standard)
+            && let Some(builtin) = Policy::builtin().environment(standard)
+        {
+            let mut row = builtin.clone();
+            row.from_builtin = true;
+            environments.push(row);
         }
     }
     environments.sort_by_key(|e| {

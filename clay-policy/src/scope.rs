@@ -367,7 +367,9 @@ mod tests {
     use super::*;
 
     fn s(text: &str) -> Scope {
-        Scope::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+        Scope::parse(text)
+            .map_err(|e| format!("{text}: {e}"))
+            .expect("a valid scope")
     }
 
     #[test]

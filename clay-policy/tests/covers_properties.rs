@@ -28,7 +28,9 @@ fn resource() -> impl Strategy<Value = String> {
 
 fn scope() -> impl Strategy<Value = Scope> {
     (action(), resource()).prop_map(|(a, r)| {
-        Scope::parse(&format!("{a}:{r}")).unwrap_or_else(|e| panic!("generated {a}:{r}: {e}"))
+        Scope::parse(&format!("{a}:{r}"))
+            .map_err(|e| format!("generated {a}:{r}: {e}"))
+            .expect("a valid generated scope")
     })
 }
 
