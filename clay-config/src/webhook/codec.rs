@@ -1,0 +1,207 @@
+//! Reading header values: single headers, hex and base64 tags, Unix-second timestamps.
+//!
+//! Every function here takes bytes as received and returns an error for anything it does not
+//! understand; none of them indexes past what it checked or panics.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+
+use super::error::{Malformed, WebhookError};
+
+/// Bytes in an HMAC-SHA256 tag.
+pub(crate) const TAG_LEN: usize = 32;
+
+/// An HMAC-SHA256 tag as received.
+pub(crate) type Tag = [u8; TAG_LEN];
+
+/// Characters in a hex tag.
+pub(crate) const HEX_TAG_LEN: usize = TAG_LEN * 2;
+
+/// Characters in a padded base64 tag: `ceil(32 / 3) * 4`.
+pub(crate) const BASE64_TAG_LEN: usize = 44;
+
+/// The largest timestamp taken as Unix seconds (year 5138). Anything larger is almost surely
+/// milliseconds (today's are 13 digits) and is refused instead of being read as the far future.
+const MAX_UNIX_SECONDS: u64 = 99_999_999_999;
+
+/// The one value of header `name`: missing and repeated headers are errors (with two, which
+/// one was signed is ambiguous).
+pub(crate) fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<&'h [u8], WebhookError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values
+        .next()
+        .ok_or(WebhookError::MissingHeader { header: name })?;
+    if values.next().is_some() {
+        return Err(WebhookError::DuplicateHeader { header: name });
+    }
+    Ok(first.as_bytes())
+}
+
+/// Decodes exactly 64 lowercase hex digits. Uppercase is refused on purpose: one encoding per
+/// tag, so no bit of the header can change without changing the tag.
+pub(crate) fn decode_hex_tag(text: &[u8]) -> Result<Tag, Malformed> {
+    if text.is_empty() {
+        return Err(Malformed::Empty);
+    }
+    if text.len() != HEX_TAG_LEN {
+        return Err(Malformed::WrongLength {
+            expected: HEX_TAG_LEN,
+            found: text.len(),
+        });
+    }
+    let mut tag = [0u8; TAG_LEN];
+    for (byte, pair) in tag.iter_mut().zip(text.chunks_exact(2)) {
+        match pair {
+            [high, low] => *byte = (hex_digit(*high)? << 4) | hex_digit(*low)?,
+            _ => return Err(Malformed::NotLowercaseHex),
+        }
+    }
+    Ok(tag)
+}
+
+fn hex_digit(c: u8) -> Result<u8, Malformed> {
+    match c {
+        b'0'..=b'9' => Ok(c - b'0'),
+        b'a'..=b'f' => Ok(c - b'a' + 10),
+        _ => Err(Malformed::NotLowercaseHex),
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// Decodes a padded, standard-alphabet base64 tag of exactly 32 bytes. Non-zero trailing bits
+/// are refused (the engine's default), so each tag has exactly one encoding.
+pub(crate) fn decode_base64_tag(text: &[u8]) -> Result<Tag, Malformed> {
+    if text.is_empty() {
+        return Err(Malformed::Empty);
+    }
+    if text.len() != BASE64_TAG_LEN {
+        return Err(Malformed::WrongLength {
+            expected: BASE64_TAG_LEN,
+            found: text.len(),
+        });
+    }
+    let decoded = STANDARD.decode(text).map_err(|_| Malformed::NotBase64)?;
+    Tag::try_from(decoded.as_slice()).map_err(|_| Malformed::NotBase64)
+}
+
+/// Standard base64 of `bytes`, padded.
+pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes a secret's base64 (Standard Webhooks' `whsec_…`).
+pub(crate) fn decode_base64_secret(text: &str) -> Result<Vec<u8>, Malformed> {
+    STANDARD.decode(text).map_err(|_| Malformed::NotBase64)
+}
+
+/// Reads Unix seconds: ASCII digits only, at most [`MAX_UNIX_SECONDS`].
+pub(crate) fn parse_unix_seconds(text: &[u8]) -> Result<u64, Malformed> {
+    match text.first() {
+        None => return Err(Malformed::Empty),
+        Some(b'-') => return Err(Malformed::Negative),
+        Some(_) => {}
+    }
+    if !text.iter().all(u8::is_ascii_digit) {
+        return Err(Malformed::NotANumber);
+    }
+    let mut seconds: u64 = 0;
+    for digit in text {
+        seconds = seconds
+            .checked_mul(10)
+            .and_then(|s| s.checked_add(u64::from(digit - b'0')))
+            .filter(|s| *s <= MAX_UNIX_SECONDS)
+            .ok_or(Malformed::TooLarge)?;
+    }
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_strictness() {
+        let tag: Tag = std::array::from_fn(|i| u8::try_from(i * 7 % 256).unwrap_or(0));
+        let text = encode_hex(&tag);
+        assert_eq!(decode_hex_tag(text.as_bytes()), Ok(tag));
+        assert_eq!(
+            decode_hex_tag(text.to_uppercase().as_bytes()),
+            Err(Malformed::NotLowercaseHex)
+        );
+        assert_eq!(
+            decode_hex_tag(&text.as_bytes()[1..]),
+            Err(Malformed::WrongLength {
+                expected: 64,
+                found: 63
+            })
+        );
+        assert_eq!(decode_hex_tag(b""), Err(Malformed::Empty));
+        let mut bad = text.into_bytes();
+        bad[10] = b'g';
+        assert_eq!(decode_hex_tag(&bad), Err(Malformed::NotLowercaseHex));
+    }
+
+    #[test]
+    fn base64_refuses_trailing_bits_and_wrong_sizes() {
+        let tag = [0xabu8; TAG_LEN];
+        let text = encode_base64(&tag);
+        assert_eq!(text.len(), BASE64_TAG_LEN);
+        assert_eq!(decode_base64_tag(text.as_bytes()), Ok(tag));
+        // The last character before `=` carries 2 unused bits, zero in the canonical encoding;
+        // a character with one of them set must not decode to the same tag.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut loose = text.clone().into_bytes();
+        let index = ALPHABET
+            .iter()
+            .position(|c| *c == loose[42])
+            .expect("a base64 character");
+        assert_eq!(index & 0b11, 0);
+        loose[42] = ALPHABET[index | 1];
+        assert_eq!(decode_base64_tag(&loose), Err(Malformed::NotBase64));
+        // 33 bytes encode to 44 characters without padding: the wrong size, refused.
+        let longer = encode_base64(&[1u8; 33]);
+        assert_eq!(longer.len(), 44);
+        assert_eq!(
+            decode_base64_tag(longer.as_bytes()),
+            Err(Malformed::NotBase64)
+        );
+    }
+
+    #[test]
+    fn unix_seconds() {
+        assert_eq!(parse_unix_seconds(b"1614265330"), Ok(1_614_265_330));
+        assert_eq!(parse_unix_seconds(b"0"), Ok(0));
+        assert_eq!(parse_unix_seconds(b""), Err(Malformed::Empty));
+        assert_eq!(parse_unix_seconds(b"-5"), Err(Malformed::Negative));
+        assert_eq!(parse_unix_seconds(b"+5"), Err(Malformed::NotANumber));
+        assert_eq!(parse_unix_seconds(b"12a"), Err(Malformed::NotANumber));
+        assert_eq!(parse_unix_seconds(b" 12"), Err(Malformed::NotANumber));
+        assert_eq!(parse_unix_seconds(b"1.5"), Err(Malformed::NotANumber));
+        assert_eq!(
+            parse_unix_seconds(b"1614265330000"),
+            Err(Malformed::TooLarge)
+        );
+        assert_eq!(
+            parse_unix_seconds(b"99999999999999999999999999"),
+            Err(Malformed::TooLarge)
+        );
+        assert_eq!(
+            parse_unix_seconds("١٢".as_bytes()),
+            Err(Malformed::NotANumber)
+        );
+    }
+}
