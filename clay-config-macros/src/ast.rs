@@ -24,6 +24,8 @@ pub(crate) struct Field<'a> {
     pub(crate) value_ty: &'a Type,
     pub(crate) kind: FieldKind,
     pub(crate) optional: bool,
+    /// The type could not be classified (already reported).
+    pub(crate) type_broken: bool,
     pub(crate) attrs: FieldAttrs,
 }
 
@@ -83,6 +85,7 @@ impl<'a> Container<'a> {
                     value_ty: shape.value_ty,
                     kind: shape.kind,
                     optional: shape.optional,
+                    type_broken: shape.problem.is_some(),
                     attrs,
                 })
             })
@@ -136,7 +139,8 @@ fn classify(ty: &Type) -> Shape<'_> {
             .any(|word| word == *name)
     }) {
         shape.problem = Some(format!(
-            "a `{name}` field must be `{name}` or `Option<{name}>`: the loader reads one value per variable"
+            "`{}` cannot be loaded: a field of type `{name}` must be `{name}` or `Option<{name}>`, one value per variable",
+            tokens.replace(' ', "")
         ));
         return shape;
     }

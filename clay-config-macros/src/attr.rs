@@ -39,8 +39,10 @@ pub(crate) struct FieldAttrs {
     pub(crate) env: Option<Spanned>,
     pub(crate) default: Option<Spanned>,
     pub(crate) scopes: Option<ScopesAttr>,
-    /// The span of the first `#[clay]` attribute, for errors about the attribute as a whole.
-    pub(crate) span: Option<Span>,
+    /// `env = …` was given but unusable (already reported): no `missing_env` on top.
+    pub(crate) env_broken: bool,
+    /// `scopes…` was given but unusable (already reported): no `missing_scopes` on top.
+    pub(crate) scopes_broken: bool,
 }
 
 /// `scopes(development = ["read:*"], production = ["read:tables"])`.
@@ -53,6 +55,8 @@ pub(crate) struct ScopesAttr {
 pub(crate) struct EnvList {
     pub(crate) environment: Spanned,
     pub(crate) scopes: Vec<Spanned>,
+    /// An entry was not a string (already reported): an empty list is not a second error.
+    pub(crate) broken: bool,
 }
 
 const CONTAINER_KEYS: &[&str] = &["policy"];
@@ -97,10 +101,10 @@ pub(crate) fn field_attrs(ctxt: &Ctxt, field_name: &str, attrs: &[Attribute]) ->
     let mut parsed = FieldAttrs::default();
     let owner = format!("`{field_name}`");
     for attr in clay_attrs(ctxt, attrs) {
-        parsed.span.get_or_insert_with(|| attr.pound_token.span);
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("env") {
                 let value = string_value(ctxt, &meta, "env", Rule::InvalidEnvName)?;
+                parsed.env_broken |= value.is_none();
                 set_once(ctxt, &mut parsed.env, value, &meta, "env", &owner);
             } else if meta.path.is_ident("default") {
                 let value = default_value(ctxt, &meta)?;
@@ -112,6 +116,7 @@ pub(crate) fn field_attrs(ctxt: &Ctxt, field_name: &str, attrs: &[Attribute]) ->
                     .first()
                     .map_or_else(Span::call_site, |s| s.ident.span());
                 let lists = scopes_value(ctxt, &meta)?;
+                parsed.scopes_broken |= lists.is_none();
                 let value = lists.map(|lists| ScopesAttr { keyword, lists });
                 set_once(ctxt, &mut parsed.scopes, value, &meta, "scopes", &owner);
             } else {
@@ -347,6 +352,7 @@ fn scopes_value(ctxt: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<V
         let list;
         syn::bracketed!(list in content);
         let mut scopes = Vec::new();
+        let mut broken = false;
         while !list.is_empty() {
             if list.peek(LitStr) {
                 let lit: LitStr = list.parse()?;
@@ -361,12 +367,14 @@ fn scopes_value(ctxt: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<V
                     Rule::MalformedScope,
                     "a scope is a string literal such as \"read:tables\"",
                 );
+                broken = true;
             }
             skip_comma(&list)?;
         }
         lists.push(EnvList {
             environment,
             scopes,
+            broken,
         });
         skip_comma(&content)?;
     }

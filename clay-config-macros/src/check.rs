@@ -52,6 +52,9 @@ pub(crate) fn check(ctxt: &Ctxt, container: &Container<'_>, policy: Option<&Poli
         if policy.is_none() && POLICY_RULES.contains(&finding.rule) {
             continue;
         }
+        if is_consequence(container, &finding) {
+            continue;
+        }
         if let Site::FieldType { field } = finding.site {
             if let Some(field) = container.fields.get(field) {
                 ctxt.error_message_spanned(field.ty, &finding);
@@ -59,6 +62,35 @@ pub(crate) fn check(ctxt: &Ctxt, container: &Container<'_>, policy: Option<&Poli
             }
         }
         ctxt.error_message_at(site_span(container, finding.site), &finding);
+    }
+}
+
+/// True for a finding that only restates a problem already reported while parsing (a
+/// `missing_env` after an unusable `env = 42`, an empty list after `[read]`).
+fn is_consequence(container: &Container<'_>, finding: &clay_policy::Finding) -> bool {
+    let field_of = |site: Site| match site {
+        Site::Field { field }
+        | Site::FieldType { field }
+        | Site::EnvVar { field }
+        | Site::Default { field }
+        | Site::ScopesAttr { field }
+        | Site::Environment { field, .. }
+        | Site::Scope { field, .. } => container.fields.get(field),
+    };
+    let Some(field) = field_of(finding.site) else {
+        return false;
+    };
+    match (finding.rule, finding.site) {
+        (Rule::MissingEnv, _) => field.attrs.env_broken,
+        (Rule::MissingScopes, Site::Field { .. }) => field.attrs.scopes_broken,
+        (Rule::MissingScopes, Site::Environment { environment, .. }) => field
+            .attrs
+            .scopes
+            .as_ref()
+            .and_then(|s| s.lists.get(environment))
+            .is_some_and(|list| list.broken),
+        (Rule::WrongKeyType, _) => field.type_broken || field.attrs.scopes_broken,
+        _ => false,
     }
 }
 

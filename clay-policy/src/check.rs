@@ -554,12 +554,18 @@ fn check_scope_list(
 
     for (scope_index, scope) in &parsed {
         if let Some(catalog) = policy.catalog() {
-            for problem in catalog_problems(scope, catalog) {
+            let problems = catalog_problems(scope, catalog);
+            let unknown = !problems.is_empty();
+            for problem in problems {
                 findings.push(Finding {
                     rule: Rule::UnknownScopeName,
                     site: site(*scope_index),
                     message: problem,
                 });
+            }
+            // A misspelt name is one mistake: the table cannot allow what it does not know.
+            if unknown {
+                continue;
             }
         }
         let Some(environment) = environment else {

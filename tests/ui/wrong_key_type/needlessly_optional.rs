@@ -1,0 +1,11 @@
+use clay_config::{ApiKey, ClayConfig};
+
+#[derive(ClayConfig)]
+struct Clay {
+    #[clay(env = "CLAY_READ_KEY", scopes(dev = ["read:*"], stage = ["read:*"], prod = ["read:tables"]))]
+    reader: Option<ApiKey>,
+}
+
+fn main() {
+    let _ = Clay::load();
+}
