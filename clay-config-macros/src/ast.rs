@@ -139,7 +139,7 @@ fn classify(ty: &Type) -> Shape<'_> {
             .any(|word| word == *name)
     }) {
         shape.problem = Some(format!(
-            "`{}` cannot be loaded: a field of type `{name}` must be `{name}` or `Option<{name}>`, one value per variable",
+            "`{}` cannot be loaded: declare `{name}` or `Option<{name}>` (one key per variable)",
             tokens.replace(' ', "")
         ));
         return shape;

@@ -148,6 +148,16 @@ impl FieldKind {
         !matches!(self, FieldKind::Setting)
     }
 
+    /// The kind with its article, for messages: ``an `ApiKey` ``, `a setting`.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            FieldKind::ApiKey => "an `ApiKey`",
+            FieldKind::Secret => "a `Secret`",
+            FieldKind::WebhookSecret => "a `WebhookSecret`",
+            FieldKind::Setting => "a setting",
+        }
+    }
+
     /// The type's name as written in Rust (`ApiKey`, …, `setting`).
     pub fn name(self) -> &'static str {
         match self {
@@ -389,9 +399,9 @@ fn check_default(index: usize, field: &FieldDecl, policy: &Policy, findings: &mu
             rule: Rule::HardcodedSecret,
             site,
             message: format!(
-                "`{}` is a {} and may not have a `default`: secrets come only from environment variables",
+                "`{}` is {} and may not have a `default`: secrets come only from environment variables",
                 field.name,
-                field.kind.name()
+                field.kind.with_article()
             ),
         });
     } else if looks_like_credential(default, policy.keys()) {
@@ -420,14 +430,25 @@ fn check_scopes(index: usize, field: &FieldDecl, policy: &Policy, findings: &mut
         }
         return;
     };
+    if lists.is_empty() && field.kind == FieldKind::ApiKey {
+        findings.push(Finding {
+            rule: Rule::MissingScopes,
+            site: Site::ScopesAttr { field: index },
+            message: format!(
+                "`scopes()` of `{}` is empty, so the key could never be used: list what it may do, e.g. `scopes(production = [\"read:…\"])`, or remove the field",
+                field.name
+            ),
+        });
+        return;
+    }
     if field.kind != FieldKind::ApiKey {
         findings.push(Finding {
             rule: Rule::WrongKeyType,
             site: Site::ScopesAttr { field: index },
             message: format!(
-                "`scopes` applies to `ApiKey` fields, and `{}` is a {}: make it an `ApiKey` or remove `scopes`",
+                "`scopes` applies to `ApiKey` fields, and `{}` is {}: make it an `ApiKey` or remove `scopes`",
                 field.name,
-                field.kind.name()
+                field.kind.with_article()
             ),
         });
     }
@@ -483,6 +504,9 @@ fn check_scopes(index: usize, field: &FieldDecl, policy: &Policy, findings: &mut
                     field.name
                 ),
             });
+            // Its scopes are still checked, so every mistake shows in one build; the list
+            // grants nothing.
+            check_scope_list(index, env_index, field, list, environment, policy, findings);
             continue;
         }
         seen.push(canonical);

@@ -24,11 +24,20 @@ const MIN_ENTROPY_BITS: f64 = 3.5;
 /// assert!(!looks_like_credential("https://api.clay.com", keys));
 /// assert!(!looks_like_credential("CLAY_WEBHOOK_SECRET_PRODUCTION", keys));
 /// assert!(!looks_like_credential("read:tables", keys));
+/// assert!(looks_like_credential("read:sk_live_abcd1234", keys));
 /// ```
 pub fn looks_like_credential(text: &str, keys: &KeyPrefixes) -> bool {
     // A key copied with a trailing newline or space is still a key.
     let text = text.trim();
-    has_key_prefix(text, keys) || is_high_entropy_token(text)
+    let is_key = |piece: &str| has_key_prefix(piece, keys) || is_high_entropy_token(piece);
+    // A key inside a longer string (`read:sk_live_…`, `Bearer sk_live_…`) is still a key.
+    is_key(text)
+        || text
+            .split(|c: char| {
+                c.is_whitespace()
+                    || matches!(c, ':' | '=' | '"' | '\'' | ',' | ';' | '@' | '?' | '&')
+            })
+            .any(is_key)
 }
 
 /// True when `text` starts with the live or test prefix, or `whsec_`, and has more after it.

@@ -94,6 +94,8 @@ fn development_is_the_default_and_least_privileged() {
     assert_eq!(clay.timeout_secs, 30);
     assert_eq!(clay.region, None);
     assert_eq!(clay.reader.expose_secret(), TEST_READ);
+    assert_eq!(clay.webhook_secret.expose_secret(), HOOK);
+    assert_eq!(clay.webhook_secret.var(), Some("CLAY_WEBHOOK_SECRET"));
 }
 
 #[test]
