@@ -55,11 +55,11 @@ pub(crate) fn check(ctxt: &Ctxt, container: &Container<'_>, policy: Option<&Poli
         if is_consequence(container, &finding) {
             continue;
         }
-        if let Site::FieldType { field } = finding.site {
-            if let Some(field) = container.fields.get(field) {
-                ctxt.error_message_spanned(field.ty, &finding);
-                continue;
-            }
+        if let Site::FieldType { field } = finding.site
+            && let Some(field) = container.fields.get(field)
+        {
+            ctxt.error_message_spanned(field.ty, &finding);
+            continue;
         }
         ctxt.error_message_at(site_span(container, finding.site), &finding);
     }

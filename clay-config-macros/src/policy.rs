@@ -121,13 +121,12 @@ fn parse_cached(
 ) -> Result<Arc<Policy>, PolicyError> {
     // A poisoned lock only means another expansion panicked; the cache is then skipped.
     let mut cache = CACHE.lock().ok();
-    if let Some(cache) = cache.as_deref() {
-        if let Some((_, _, result)) = cache
+    if let Some(cache) = cache.as_deref()
+        && let Some((_, _, result)) = cache
             .iter()
             .find(|(cached_path, cached_bytes, _)| cached_path == path && cached_bytes == bytes)
-        {
-            return result.clone();
-        }
+    {
+        return result.clone();
     }
     let result = Policy::from_toml(text, name).map(Arc::new);
     if let Some(cache) = cache.as_deref_mut() {
@@ -137,8 +136,21 @@ fn parse_cached(
     result
 }
 
-/// How many times a policy was parsed in this process (for the expansion benchmark's check).
 #[cfg(test)]
-pub(crate) fn cache_len() -> usize {
-    CACHE.lock().map_or(0, |cache| cache.len())
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_parse_per_distinct_content() {
+        let path = Path::new("/nonexistent/cache-test/clay-policy.toml");
+        let text = "[environments.production]\nallow = [\"read:tables\"]\n";
+        let first = parse_cached(path, text.as_bytes(), text, "p.toml").expect("valid");
+        let again = parse_cached(path, text.as_bytes(), text, "p.toml").expect("valid");
+        assert!(Arc::ptr_eq(&first, &again), "the second expansion reuses the parse");
+        let edited = text.replace("tables", "rows");
+        let changed = parse_cached(path, edited.as_bytes(), &edited, "p.toml").expect("valid");
+        assert!(!Arc::ptr_eq(&first, &changed), "an edited file is parsed again");
+        let production = changed.environment("production").expect("production");
+        assert!(production.allow().allows_str("read:rows"));
+    }
 }

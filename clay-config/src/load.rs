@@ -417,7 +417,7 @@ impl Loader {
             let var = self.manifest.fields[field].env;
             self.problem(
                 Some(var),
-                format!("{finding} (runtime policy `CLAY_POLICY` {path}; `{var}`)"),
+                format!("{finding} (runtime policy from `CLAY_POLICY`; key `{var}`)"),
             );
         }
         self.runtime_policy = Some(policy);
@@ -698,10 +698,10 @@ impl Loader {
         if let Some(value) = self.text(field.env) {
             return Some((value, format!("`{}`", field.env)));
         }
-        if let Some(file) = &self.settings {
-            if let Some((value, place)) = file.value(&self.environment, field.name) {
-                return Some((value, place));
-            }
+        if let Some(file) = &self.settings
+            && let Some((value, place)) = file.value(&self.environment, field.name)
+        {
+            return Some((value, place));
         }
         field
             .default

@@ -14,9 +14,12 @@ pub(crate) const DEFAULT_TABLE: &str = "default";
 /// A parsed settings file: values by table and field name, with their `line:column`.
 pub(crate) struct SettingsFile {
     path: String,
-    /// Table name → (`line:column` of the header, field name → (value, `line:column`)).
-    tables: BTreeMap<String, (String, BTreeMap<String, (String, String)>)>,
+    /// Table name → (`line:column` of the header, its values).
+    tables: BTreeMap<String, (String, TableValues)>,
 }
+
+/// Field name → (value as text, `path:line:column`).
+type TableValues = BTreeMap<String, (String, String)>;
 
 type RawFile = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
@@ -51,8 +54,15 @@ impl SettingsFile {
             .collect();
         let mut problems = Vec::new();
         let mut tables = BTreeMap::new();
+        let positions = positions(&text);
+        let position = |table: &str, key: &str| {
+            positions
+                .get(&(table.to_owned(), key.to_owned()))
+                .map(|offset| at(*offset))
+        };
         for (table_name, table) in raw {
-            let header = at(table_name.span().start);
+            let header = position(table_name.get_ref(), "")
+                .unwrap_or_else(|| at(table_name.span().start));
             let toml::Value::Table(entries) = table.get_ref() else {
                 problems.push(format!(
                     "{header}: `{}` is not a table: settings go in `[default]` or an environment's table (`[production]`)",
@@ -60,13 +70,9 @@ impl SettingsFile {
                 ));
                 continue;
             };
-            // toml's Table keeps no spans; find each key's position by re-reading the table.
-            let spans = key_spans(&text, table.span());
             let mut values = BTreeMap::new();
             for (key, value) in entries {
-                let place = spans
-                    .get(key.as_str())
-                    .map_or_else(|| header.clone(), |offset| at(*offset));
+                let place = position(table_name.get_ref(), key).unwrap_or_else(|| header.clone());
                 let line_only = place
                     .rsplit_once(':')
                     .map_or(place.as_str(), |(l, _)| l)
@@ -127,6 +133,16 @@ impl SettingsFile {
             }
             tables.insert(table_name.into_inner(), (header, values));
         }
+        // In file order: `path:line:column: …`.
+        problems.sort_by_key(|message: &String| {
+            let mut numbers = message
+                .strip_prefix(path)
+                .unwrap_or_default()
+                .split(':')
+                .skip(1)
+                .map_while(|n| n.parse::<usize>().ok());
+            (numbers.next(), numbers.next())
+        });
         if problems.is_empty() {
             Ok(SettingsFile {
                 path: path.to_owned(),
@@ -175,25 +191,30 @@ impl SettingsFile {
     }
 }
 
-/// Byte offsets of the bare or quoted keys at the start of lines within `span`.
-fn key_spans(text: &str, span: std::ops::Range<usize>) -> BTreeMap<String, usize> {
-    let mut spans = BTreeMap::new();
-    let end = span.end.min(text.len());
-    let start = span.start.min(end);
-    let Some(section) = text.get(start..end) else {
-        return spans;
-    };
-    let mut offset = start;
-    for line in section.split_inclusive('\n') {
+/// Byte offsets of table headers and of `key = …` lines, by (table, key); `key` is empty for
+/// the header. A plain line scan: toml's `Table` keeps no spans, and settings files are flat.
+fn positions(text: &str) -> BTreeMap<(String, String), usize> {
+    let mut found = BTreeMap::new();
+    let mut table = String::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if let Some((key, _)) = trimmed.split_once('=') {
-            let key = key.trim().trim_matches('"').trim_matches('\'');
-            if !key.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with('[') {
-                spans.entry(key.to_owned()).or_insert(offset + indent);
-            }
-        }
+        let at = offset + (line.len() - trimmed.len());
         offset += line.len();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            if let Some((name, _)) = header.split_once(']') {
+                table = unquote(name);
+                found.entry((table.clone(), String::new())).or_insert(at);
+            }
+        } else if let Some((key, _)) = trimmed.split_once('=')
+            && !trimmed.starts_with('#')
+        {
+            found.entry((table.clone(), unquote(key))).or_insert(at);
+        }
     }
-    spans
+    found
+}
+
+fn unquote(text: &str) -> String {
+    text.trim().trim_matches('"').trim_matches('\'').to_owned()
 }

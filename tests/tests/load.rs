@@ -74,10 +74,7 @@ fn production(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn error_of(result: Result<Clay, LoadError>) -> LoadError {
-    match result {
-        Ok(config) => panic!("expected a load error, got {config:?}"),
-        Err(err) => err,
-    }
+    result.expect_err("expected a load error")
 }
 
 #[test]

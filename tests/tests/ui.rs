@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 /// `CARGO_MANIFEST_DIR` is that crate's directory. Policy paths in the cases are relative to
 /// the crate root, so the fixtures are copied to the same relative place there.
 fn place_policy_fixtures() {
-    let Some(target_dir) = std::env::current_exe()
+    let target_dir = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
-    else {
-        panic!("cannot locate the target directory from the test executable");
-    };
+        .expect("the test executable lives in <target>/debug/deps");
     let scratch = target_dir
         .join("tests")
         .join("trybuild")
