@@ -295,9 +295,11 @@ mod audit {
                 let mut bytes = original.clone();
                 bytes[at] = replacement;
                 let report = verify_reader(&bytes[..], None).expect("in memory");
-                let broken = report.broken().unwrap_or_else(|| {
-                    panic!("byte {at} -> {replacement:#x} went unnoticed: {report}")
-                });
+                assert!(
+                    !report.is_ok(),
+                    "byte {at} -> {replacement:#x} went unnoticed: {report}"
+                );
+                let broken = report.broken().expect("broken");
                 assert_eq!(
                     broken.line() as usize,
                     line_of(at),
@@ -432,17 +434,19 @@ mod audit {
         lines[2] = lines[2].replacen("u-3", "u-4", 1);
         write_lines(&path, &lines);
         let before = fs::read(&path).expect("reads");
-        match FileSink::open(&path, Durability::None) {
-            Err(AuditError::Corrupt { offset, .. }) => {
-                let third = before
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, b)| **b == b'\n')
-                    .nth(1);
-                assert_eq!(Some(offset as usize), third.map(|(i, _)| i + 1));
-            }
-            other => panic!("expected Corrupt, got {other:?}"),
-        }
+        let result = FileSink::open(&path, Durability::None);
+        let second_newline = before
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(1);
+        let expected = second_newline
+            .map(|(i, _)| i as u64 + 1)
+            .expect("three lines");
+        assert!(
+            matches!(result, Err(AuditError::Corrupt { offset, .. }) if offset == expected),
+            "expected Corrupt at {expected}, got {result:?}"
+        );
         assert_eq!(fs::read(&path).expect("reads"), before);
     }
 

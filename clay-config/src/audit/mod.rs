@@ -139,6 +139,12 @@ impl fmt::Display for AuditError {
     }
 }
 
+impl From<io::Error> for AuditError {
+    fn from(source: io::Error) -> Self {
+        AuditError::Io { path: None, source }
+    }
+}
+
 impl std::error::Error for AuditError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -220,7 +226,8 @@ impl AuditLog {
     ///
     /// #[derive(ClayConfig)]
     /// struct Clay {
-    ///     #[clay(env = "CLAY_READ_KEY", scopes(development = ["read:*"]))]
+    ///     #[clay(env = "CLAY_READ_KEY",
+    ///            scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
     ///     reader: clay_config::ApiKey,
     /// }
     ///
