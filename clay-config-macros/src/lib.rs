@@ -14,6 +14,7 @@ mod check;
 mod ctxt;
 mod dummy;
 mod expand;
+mod export;
 mod policy;
 
 use proc_macro::TokenStream;
@@ -41,7 +42,10 @@ fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
     };
     check::check(&ctxt, &container, policy);
     match (ctxt.check(), &outcome) {
-        (Ok(()), PolicyOutcome::Resolved(resolved)) => expand::expand(&container, resolved),
+        (Ok(()), PolicyOutcome::Resolved(resolved)) => {
+            export::export(&container, resolved);
+            expand::expand(&container, resolved)
+        }
         (Ok(()), PolicyOutcome::Failed { .. }) => dummy::stub(&input.ident, tracked, Vec::new()),
         (Err(errors), _) => dummy::stub(&input.ident, tracked, errors),
     }

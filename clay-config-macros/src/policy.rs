@@ -146,10 +146,16 @@ mod tests {
         let text = "[environments.production]\nallow = [\"read:tables\"]\n";
         let first = parse_cached(path, text.as_bytes(), text, "p.toml").expect("valid");
         let again = parse_cached(path, text.as_bytes(), text, "p.toml").expect("valid");
-        assert!(Arc::ptr_eq(&first, &again), "the second expansion reuses the parse");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second expansion reuses the parse"
+        );
         let edited = text.replace("tables", "rows");
         let changed = parse_cached(path, edited.as_bytes(), &edited, "p.toml").expect("valid");
-        assert!(!Arc::ptr_eq(&first, &changed), "an edited file is parsed again");
+        assert!(
+            !Arc::ptr_eq(&first, &changed),
+            "an edited file is parsed again"
+        );
         let production = changed.environment("production").expect("production");
         assert!(production.allow().allows_str("read:rows"));
     }

@@ -279,8 +279,23 @@ impl Loader {
         }
     }
 
+    /// The text of one of the loader's own variables (`CLAY_ENV`, `CLAY_CONFIG`, `CLAY_POLICY`,
+    /// `<VAR>_ISSUED_AT`). Their values are echoed in messages, so one that looks like a key
+    /// (pasted into the wrong variable) is refused without being shown.
+    fn control_text(&mut self, var: &str) -> Option<String> {
+        let value = self.text(var)?;
+        if clay_policy::looks_like_credential(&value, self.policy().keys()) {
+            self.problem(
+                Some(var),
+                format!("`{var}` holds what looks like a key (not shown): keys go in their own variables"),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
     fn select_environment(&mut self) -> bool {
-        let Some(raw) = self.text(CLAY_ENV) else {
+        let Some(raw) = self.control_text(CLAY_ENV) else {
             // Unset means development; a non-UTF-8 value was reported by `text`.
             return self.problems.is_empty();
         };
@@ -366,7 +381,7 @@ impl Loader {
     }
 
     fn load_runtime_policy(&mut self) {
-        let Some(path) = self.text(CLAY_POLICY) else {
+        let Some(path) = self.control_text(CLAY_POLICY) else {
             return;
         };
         let text = match read_text_file(&path) {
@@ -424,7 +439,7 @@ impl Loader {
     }
 
     fn load_settings_file(&mut self) {
-        let Some(path) = self.text(CLAY_CONFIG) else {
+        let Some(path) = self.control_text(CLAY_CONFIG) else {
             return;
         };
         match SettingsFile::read(&path, self.manifest, self.policy()) {
@@ -604,7 +619,10 @@ impl Loader {
             rotation.warn_age_days = rotation.warn_age_days.min(runtime.rotation().warn_age_days);
         }
         let production = &*self.environment == clay_policy::PRODUCTION;
-        let Some(issued) = self.text(&var) else {
+        if self.vars.contains_key(&var) && self.mentions(&var) {
+            return;
+        }
+        let Some(issued) = self.control_text(&var) else {
             if production && field.kind == FieldKind::ApiKey {
                 let message = format!(
                     "`{}` has no `{var}`: age unknown: schedule rotation (set `{var}` to the date the key was issued, YYYY-MM-DD)",

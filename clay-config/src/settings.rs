@@ -60,9 +60,16 @@ impl SettingsFile {
                 .get(&(table.to_owned(), key.to_owned()))
                 .map(|offset| at(*offset))
         };
+        let keys = policy.keys();
         for (table_name, table) in raw {
-            let header = position(table_name.get_ref(), "")
-                .unwrap_or_else(|| at(table_name.span().start));
+            let header =
+                position(table_name.get_ref(), "").unwrap_or_else(|| at(table_name.span().start));
+            if clay_policy::looks_like_credential(table_name.get_ref(), keys) {
+                problems.push(format!(
+                    "{header}: a table name looks like a key (not shown): secrets come from environment variables"
+                ));
+                continue;
+            }
             let toml::Value::Table(entries) = table.get_ref() else {
                 problems.push(format!(
                     "{header}: `{}` is not a table: settings go in `[default]` or an environment's table (`[production]`)",
@@ -77,6 +84,12 @@ impl SettingsFile {
                     .rsplit_once(':')
                     .map_or(place.as_str(), |(l, _)| l)
                     .to_owned();
+                if clay_policy::looks_like_credential(key, keys) {
+                    problems.push(format!(
+                        "{place}: a setting name looks like a key (not shown): secrets come from environment variables, not {line_only}"
+                    ));
+                    continue;
+                }
                 if let Some(field) = manifest
                     .fields
                     .iter()
@@ -123,7 +136,7 @@ impl SettingsFile {
                         continue;
                     }
                 };
-                if clay_policy::looks_like_credential(&text_value, policy.keys()) {
+                if clay_policy::looks_like_credential(&text_value, keys) {
                     problems.push(format!(
                         "{place}: the value of `{key}` looks like a key: secrets come from environment variables, not {line_only}"
                     ));

@@ -13,10 +13,15 @@ fn workspace_root() -> PathBuf {
 }
 
 fn cargo_build(crate_dir: &Path, target_dir: &Path) -> Output {
+    cargo_build_with(crate_dir, target_dir, &[])
+}
+
+fn cargo_build_with(crate_dir: &Path, target_dir: &Path, env: &[(&str, &Path)]) -> Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     Command::new(cargo)
         .args(["build", "--offline", "--quiet", "--message-format", "short"])
         .current_dir(crate_dir)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .env("CARGO_TARGET_DIR", target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_MANIFEST_DIR")
@@ -49,24 +54,35 @@ fn main() {
 }
 "#;
 
-#[test]
-fn tightening_the_policy_file_fails_the_next_build() {
+/// A scratch binary crate using clay-config, with `main.rs` and `clay-policy.toml`.
+fn scratch_crate(name: &str, main_rs: &str, policy: &str) -> tempfile::TempDir {
     let root = workspace_root();
     let scratch = tempfile::tempdir().expect("temp dir");
     let dir = scratch.path();
     let manifest = format!(
-        "[package]\nname = \"rebuild-probe\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+        "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
          [dependencies]\nclay-config = {{ path = {:?} }}\n\n[workspace]\n",
         root.join("clay-config")
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
     std::fs::create_dir(dir.join("src")).expect("mkdir src");
-    std::fs::write(dir.join("src/main.rs"), MAIN_RS).expect("write main.rs");
-    std::fs::write(dir.join("clay-policy.toml"), LOOSE_POLICY).expect("write policy");
+    std::fs::write(dir.join("src/main.rs"), main_rs).expect("write main.rs");
+    std::fs::write(dir.join("clay-policy.toml"), policy).expect("write policy");
     // The workspace's lock file keeps the scratch crate offline and on the same versions.
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
-    // A target dir of its own, kept between runs, so dependencies are built once.
-    let target_dir = root.join("target").join("rebuild-tracking");
+    scratch
+}
+
+/// A target dir of its own, kept between runs, so dependencies are built once.
+fn scratch_target_dir() -> PathBuf {
+    workspace_root().join("target").join("rebuild-tracking")
+}
+
+#[test]
+fn tightening_the_policy_file_fails_the_next_build() {
+    let scratch = scratch_crate("rebuild-probe", MAIN_RS, LOOSE_POLICY);
+    let dir = scratch.path();
+    let target_dir = scratch_target_dir();
 
     let first = cargo_build(dir, &target_dir);
     assert!(
@@ -99,4 +115,24 @@ fn tightening_the_policy_file_fails_the_next_build() {
         "{}",
         String::from_utf8_lossy(&third.stderr)
     );
+}
+
+#[test]
+fn the_derive_exports_declarations_for_cargo_clay() {
+    let scratch = scratch_crate("export-probe", MAIN_RS, LOOSE_POLICY);
+    let exported = tempfile::tempdir().expect("temp dir");
+    let build = cargo_build_with(
+        scratch.path(),
+        &scratch_target_dir(),
+        &[("CLAY_MANIFEST_DIR", exported.path())],
+    );
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let json = std::fs::read_to_string(exported.path().join("export-probe.Clay.json"))
+        .expect("the derive wrote the manifest");
+    assert!(json.starts_with("{\"crate\":\"export-probe\",\"type\":\"Clay\",\"policy\":{\"name\":\"clay-policy.toml\""), "{json}");
+    assert!(json.contains("\"fields\":[{\"name\":\"reader\",\"env\":\"CLAY_READ_KEY\",\"kind\":\"ApiKey\",\"optional\":true,\"scopes\":{\"production\":[\"read:people\"]}}]"), "{json}");
 }
