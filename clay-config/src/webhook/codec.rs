@@ -63,11 +63,27 @@ pub(crate) fn decode_hex_tag(text: &[u8]) -> Result<Tag, Malformed> {
     Ok(tag)
 }
 
+/// Each byte's value as a lowercase hex digit, or `INVALID`: one table lookup per character.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xff;
+
 fn hex_digit(c: u8) -> Result<u8, Malformed> {
-    match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        _ => Err(Malformed::NotLowercaseHex),
+    match HEX_VALUES[usize::from(c)] {
+        INVALID => Err(Malformed::NotLowercaseHex),
+        value => Ok(value),
     }
 }
 

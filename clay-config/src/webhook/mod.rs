@@ -281,7 +281,7 @@ impl WebhookVerifier {
     /// Verifies `body`, exactly as received, against `headers`, with the system clock for the
     /// replay window.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
-        self.verify_at(headers, body, SystemTime::now())
+        self.verify_with_clock(headers, body, SystemTime::now)
     }
 
     /// [`verify`](Self::verify) as if the time were `now`.
@@ -295,6 +295,17 @@ impl WebhookVerifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), WebhookError> {
+        self.verify_with_clock(headers, body, || now)
+    }
+
+    /// The clock is read only by timestamped schemes, and only once the headers are known to
+    /// be well formed.
+    fn verify_with_clock(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: impl FnOnce() -> SystemTime,
+    ) -> Result<(), WebhookError> {
         self.check_secrets()?;
         let received = match self.scheme {
             Scheme::ClayHex => clay_hex::read(headers)?,
@@ -304,7 +315,7 @@ impl WebhookVerifier {
             Scheme::Stripe => stripe::read(headers)?,
         };
         if let Some((timestamp, header)) = received.timestamp {
-            check_window(timestamp, header, now, self.tolerance)?;
+            check_window(timestamp, header, now(), self.tolerance)?;
         }
         let Received {
             prefix,
