@@ -159,7 +159,7 @@ fn print_table(out: &Path) {
         "| {:<48} | {:>21} | {:>21} |",
         "writer", "1 writer", "8 threads"
     );
-    println!("|{:-<50}|{:-<23}:|{:-<23}:|", "", "", "");
+    println!("|{:-<50}|{:-<22}:|{:-<22}:|", "", "", "");
     for (name, label, _) in MODES {
         println!(
             "| {:<48} | {:>21} | {:>21} |",

@@ -125,7 +125,8 @@ struct State {
     tail: Option<Tail>,
     /// Entries written since the last `fdatasync`.
     unsynced: u32,
-    last_sync: Instant,
+    /// When the oldest unsynced entry was written.
+    oldest_unsynced: Option<Instant>,
     repairs: Vec<Repair>,
 }
 
@@ -162,7 +163,7 @@ impl FileSink {
             state: Mutex::new(State {
                 tail: None,
                 unsynced: 0,
-                last_sync: Instant::now(),
+                oldest_unsynced: None,
                 repairs: Vec::new(),
             }),
         });
@@ -274,7 +275,8 @@ impl Shared {
                     max_entries,
                 } => {
                     state.unsynced = state.unsynced.saturating_add(1);
-                    state.unsynced >= max_entries || state.last_sync.elapsed() >= max_delay
+                    let oldest = *state.oldest_unsynced.get_or_insert_with(Instant::now);
+                    state.unsynced >= max_entries || oldest.elapsed() >= max_delay
                 }
             }
         };
@@ -288,18 +290,24 @@ impl Shared {
         {
             let mut state = lock(&self.state);
             state.unsynced = 0;
-            state.last_sync = Instant::now();
+            state.oldest_unsynced = None;
         }
         self.file.sync_data().map_err(|e| self.io_err(e))
     }
 
-    fn sync_if_due(&self, max_delay: Duration) {
-        let due = {
-            let state = lock(&self.state);
-            state.unsynced > 0 && state.last_sync.elapsed() >= max_delay
-        };
-        if due && let Err(e) = self.sync() {
-            tracing::error!(target: "clay_config::audit", error = %e, "audit log: fdatasync failed");
+    /// Syncs if the oldest unsynced entry is `max_delay` old; returns how long until the next
+    /// check is needed.
+    fn sync_if_due(&self, max_delay: Duration) -> Duration {
+        let oldest = lock(&self.state).oldest_unsynced;
+        match oldest.map(|oldest| max_delay.saturating_sub(oldest.elapsed())) {
+            Some(Duration::ZERO) => {
+                if let Err(e) = self.sync() {
+                    tracing::error!(target: "clay_config::audit", error = %e, "audit log: fdatasync failed");
+                }
+                max_delay
+            }
+            Some(remaining) => remaining,
+            None => max_delay,
         }
     }
 
@@ -498,13 +506,16 @@ impl Flusher {
     fn spawn(shared: &Arc<Shared>, max_delay: Duration) -> Result<Flusher, AuditError> {
         let (stop, stopped) = mpsc::channel::<()>();
         let weak: Weak<Shared> = Arc::downgrade(shared);
-        let tick = max_delay.max(Duration::from_millis(1));
+        let max_delay = max_delay.max(Duration::from_millis(1));
         let thread = std::thread::Builder::new()
             .name("clay-audit-flush".to_owned())
             .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                // Wake when the oldest unsynced entry falls due, not on a fixed tick, so no
+                // entry stays unsynced longer than `max_delay` (plus the sync itself).
+                let mut wait = max_delay;
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
                     match weak.upgrade() {
-                        Some(shared) => shared.sync_if_due(max_delay),
+                        Some(shared) => wait = shared.sync_if_due(max_delay),
                         None => break,
                     }
                 }

@@ -108,10 +108,10 @@ impl Redactor {
 
     /// True when values under the metadata key `key` are redacted.
     pub fn is_redacted_key(&self, key: &str) -> bool {
-        let words = words(key);
+        let (joined, starts) = split_words(key);
         self.keys
             .iter()
-            .any(|target| contains_word_run(&words, target))
+            .any(|target| contains_word_run(&joined, &starts, target))
     }
 
     /// Redacts `entry` in place.
@@ -178,7 +178,7 @@ impl Redactor {
         ];
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for prefix in prefixes.iter().filter(|p| !p.is_empty()) {
-            for (start, _) in text.match_indices(prefix) {
+            for start in find_all(text, prefix) {
                 let rest = &text[start..];
                 let len = rest
                     .char_indices()
@@ -210,52 +210,70 @@ impl Redactor {
     }
 }
 
-/// `apiKey`, `api_key`, `API-KEY` → `apikey`.
-fn normalize(key: &str) -> String {
-    words(key).concat()
+/// Where `prefix` starts in `text` (a plain scan: the strings are short and the prefixes
+/// shorter, so building a substring searcher per call costs more than it saves).
+fn find_all<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let (text, prefix) = (text.as_bytes(), prefix.as_bytes());
+    let first = prefix.first().copied();
+    (0..text.len()).filter(move |&i| Some(text[i]) == first && text[i..].starts_with(prefix))
 }
 
-/// The lowercase words of an identifier: split at `_`, `-`, `.`, spaces, and camelCase
-/// boundaries (`APIKey` → `api`, `key`).
-fn words(key: &str) -> Vec<String> {
-    let chars: Vec<char> = key.chars().collect();
-    let mut words = Vec::new();
-    let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
+/// `apiKey`, `api_key`, `API-KEY` → `apikey`.
+fn normalize(key: &str) -> String {
+    split_words(key).0
+}
+
+/// The lowercase words of an identifier, joined, with the byte offset where each word starts:
+/// split at `_`, `-`, `.`, spaces, and camelCase boundaries (`APIKey` → `api`, `key`).
+fn split_words(key: &str) -> (String, Vec<usize>) {
+    let mut joined = String::with_capacity(key.len());
+    let mut starts = Vec::new();
+    let mut in_word = false;
+    let mut chars = key.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
         if !c.is_alphanumeric() {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
+            in_word = false;
+            prev = Some(c);
             continue;
         }
-        let prev = i.checked_sub(1).and_then(|j| chars.get(j)).copied();
-        let next = chars.get(i + 1).copied();
+        let next = chars.peek().copied();
         let boundary = c.is_uppercase()
             && prev.is_some_and(|p| {
                 p.is_lowercase()
                     || p.is_ascii_digit()
                     || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
             });
-        if boundary && !current.is_empty() {
-            words.push(std::mem::take(&mut current));
+        if !in_word || boundary {
+            starts.push(joined.len());
+            in_word = true;
         }
-        current.extend(c.to_lowercase());
+        joined.extend(c.to_lowercase());
+        prev = Some(c);
     }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
+    (joined, starts)
 }
 
-/// True when some run of consecutive `words`, joined, equals `target`.
-fn contains_word_run(words: &[String], target: &str) -> bool {
-    (0..words.len()).any(|start| {
-        let mut joined = String::new();
-        words[start..].iter().any(|word| {
-            joined.push_str(word);
-            joined == target
-        })
+/// True when some run of consecutive words, joined, equals `target`.
+fn contains_word_run(joined: &str, starts: &[usize], target: &str) -> bool {
+    starts.iter().any(|&start| {
+        let end = start + target.len();
+        joined.get(start..end) == Some(target)
+            && (end == joined.len() || starts.binary_search(&end).is_ok())
     })
+}
+
+/// The words themselves, for tests.
+#[cfg(test)]
+fn words(key: &str) -> Vec<String> {
+    let (joined, starts) = split_words(key);
+    let mut ends: Vec<usize> = starts.iter().skip(1).copied().collect();
+    ends.push(joined.len());
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&s, e)| joined[s..e].to_owned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -325,6 +343,22 @@ mod tests {
         let mut s = "sk_live_ is only a prefix".to_owned();
         r.redact_string(&mut s);
         assert_eq!(s, "sk_live_ is only a prefix");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_handled_and_embedded_keys_never_survive(
+            key in "\\PC{0,24}",
+            before in "\\PC{0,16}",
+            secret in "[A-Za-z0-9]{4,30}",
+            after in "[ ,;&?]\\PC{0,16}",
+        ) {
+            let r = Redactor::default().redact_high_entropy(true);
+            let _ = r.is_redacted_key(&key);
+            let mut text = format!("{before}sk_live_{secret}{after}");
+            r.redact_string(&mut text);
+            proptest::prop_assert!(!text.contains(&format!("sk_live_{secret}")), "{}", text);
+        }
     }
 
     #[test]
