@@ -451,6 +451,37 @@ mod audit {
     }
 
     #[test]
+    fn an_exhausted_sequence_number_is_an_error_not_a_panic() {
+        let (_dir, path) = log_with(1);
+        let template = lines(&path).remove(0);
+        let forged = forge(&template, "mallory", u64::MAX, &"0".repeat(64));
+        write_lines(&path, &[forged]);
+        let (line, problem, _) = broken_at(&path);
+        assert_eq!(line, 1);
+        assert!(matches!(
+            problem,
+            Problem::Sequence {
+                expected: 1,
+                found: u64::MAX
+            }
+        ));
+        let sink = FileSink::open(&path, Durability::None).expect("the last line is well formed");
+        assert!(matches!(
+            sink.write(&entry(2)),
+            Err(AuditError::Corrupt { .. })
+        ));
+        drop(sink);
+        let mut bytes = fs::read(&path).expect("reads");
+        bytes.extend_from_slice(b"{\"torn");
+        fs::write(&path, &bytes).expect("writes");
+        assert!(matches!(
+            FileSink::open(&path, Durability::None),
+            Err(AuditError::Corrupt { .. })
+        ));
+        assert_eq!(fs::read(&path).expect("reads"), bytes, "left alone");
+    }
+
+    #[test]
     fn two_sinks_on_one_file_continue_each_others_chain() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.log");

@@ -400,7 +400,7 @@ impl Shared {
             let mut torn = vec![0u8; usize::try_from(torn_bytes).unwrap_or(0)];
             read_exact_at(&self.file, &mut torn, start).map_err(|e| self.io_err(e))?;
             if let Ok(line) = chain::parse_line(&torn)
-                && line.seq == head.seq + 1
+                && head.seq.checked_add(1) == Some(line.seq)
                 && line.prev == head.hash
             {
                 kept_line = Some(Head {
@@ -410,16 +410,16 @@ impl Shared {
             }
         }
         let digest: [u8; 32] = hasher.finalize().into();
-        let (mut len, after) = match kept_line {
-            Some(line_head) => {
-                self.write_line(state, end, b"\n")?;
-                (end + 1, line_head)
-            }
-            None => {
-                self.file.set_len(start).map_err(|e| self.io_err(e))?;
-                (start, head)
-            }
-        };
+        // Everything that can fail without touching the file comes first.
+        let after = kept_line.unwrap_or(head);
+        let seq = after
+            .seq
+            .checked_add(1)
+            .ok_or_else(|| AuditError::Corrupt {
+                path: self.path.clone(),
+                offset: start,
+                reason: "the sequence number is exhausted".to_owned(),
+            })?;
         let entry = AuditEntry::builder(REPAIR_ACTION)
             .user_id("clay-config")
             .resource(self.path.display().to_string())
@@ -432,8 +432,14 @@ impl Shared {
             .metadata("kept", kept_line.is_some())
             .metadata("afterSeq", after.seq)
             .build();
-        let seq = after.seq + 1;
         let (line, hash) = chain::encode(&entry, seq, &after.hash)?;
+        let mut len = if kept_line.is_some() {
+            self.write_line(state, end, b"\n")?;
+            end + 1
+        } else {
+            self.file.set_len(start).map_err(|e| self.io_err(e))?;
+            start
+        };
         self.write_line(state, len, &line)?;
         len += line.len() as u64;
         self.file.sync_data().map_err(|e| self.io_err(e))?;

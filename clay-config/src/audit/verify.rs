@@ -203,9 +203,10 @@ impl Verifier {
                 found: parsed.prev,
             });
         }
-        if parsed.seq != last.seq + 1 {
+        let expected = last.seq.saturating_add(1);
+        if parsed.seq != expected {
             return self.break_at(Problem::Sequence {
-                expected: last.seq + 1,
+                expected,
                 found: parsed.seq,
             });
         }
