@@ -15,6 +15,7 @@ use crate::WebhookSecret;
 
 /// The header holding the signature.
 pub const SIGNATURE_HEADER: &str = "x-clay-signature";
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// The prefix a sender may put before the hex.
 pub(crate) const SHA256_PREFIX: &[u8] = b"sha256=";
@@ -41,7 +42,7 @@ fn signature(key: &Key, body: &[u8]) -> String {
 pub(crate) fn sign_headers(key: &Key, body: &[u8]) -> Result<HeaderMap, WebhookError> {
     let mut headers = HeaderMap::new();
     headers.insert(
-        HeaderName::from_static(SIGNATURE_HEADER),
+        SIGNATURE.clone(),
         header_value(signature(key, body), SIGNATURE_HEADER)?,
     );
     Ok(headers)
@@ -58,7 +59,7 @@ pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
 
 /// The tag in `x-clay-signature`, with or without `sha256=`.
 pub(crate) fn read_hex_signature(headers: &HeaderMap) -> Result<[u8; 32], WebhookError> {
-    let value = single_header(headers, SIGNATURE_HEADER)?;
+    let value = single_header(headers, &SIGNATURE)?;
     let hex = value.strip_prefix(SHA256_PREFIX).unwrap_or(value);
     decode_hex_tag(hex).map_err(|problem| WebhookError::MalformedSignature {
         header: SIGNATURE_HEADER,

@@ -15,9 +15,11 @@ use crate::WebhookSecret;
 
 /// The header holding the signature.
 pub const SIGNATURE_HEADER: &str = "x-clay-signature";
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// The header holding the timestamp, in Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-clay-timestamp";
+static TIMESTAMP: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
 
 /// The `x-clay-signature` value for `body` sent at `timestamp` (Unix seconds, the value of
 /// `x-clay-timestamp`).
@@ -47,18 +49,18 @@ pub(crate) fn sign_headers(
     let timestamp = timestamp.to_string();
     let mut headers = HeaderMap::new();
     headers.insert(
-        HeaderName::from_static(SIGNATURE_HEADER),
+        SIGNATURE.clone(),
         header_value(signature(key, timestamp.as_bytes(), body), SIGNATURE_HEADER)?,
     );
     headers.insert(
-        HeaderName::from_static(TIMESTAMP_HEADER),
+        TIMESTAMP.clone(),
         header_value(timestamp, TIMESTAMP_HEADER)?,
     );
     Ok(headers)
 }
 
 pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
-    let timestamp_text = single_header(headers, TIMESTAMP_HEADER)?;
+    let timestamp_text = single_header(headers, &TIMESTAMP)?;
     let timestamp =
         parse_unix_seconds(timestamp_text).map_err(|problem| WebhookError::MalformedTimestamp {
             header: TIMESTAMP_HEADER,

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use super::error::{Malformed, WebhookError};
 
@@ -27,11 +27,14 @@ const MAX_UNIX_SECONDS: u64 = 99_999_999_999;
 
 /// The one value of header `name`: missing and repeated headers are errors (with two, which
 /// one was signed is ambiguous).
+///
+/// `name` is a parsed `HeaderName` (a `static` in each scheme's module), so a lookup only hashes.
 pub(crate) fn single_header<'h>(
     headers: &'h HeaderMap,
-    name: &'static str,
+    header: &'static HeaderName,
 ) -> Result<&'h [u8], WebhookError> {
-    let mut values = headers.get_all(name).iter();
+    let name = header.as_str();
+    let mut values = headers.get_all(header).iter();
     let first = values
         .next()
         .ok_or(WebhookError::MissingHeader { header: name })?;

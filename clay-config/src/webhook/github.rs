@@ -14,6 +14,7 @@ use crate::WebhookSecret;
 
 /// The header holding the signature.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// The `x-hub-signature-256` value for `body`, `sha256=` included.
 ///
@@ -40,14 +41,14 @@ fn signature(key: &Key, body: &[u8]) -> String {
 pub(crate) fn sign_headers(key: &Key, body: &[u8]) -> Result<HeaderMap, WebhookError> {
     let mut headers = HeaderMap::new();
     headers.insert(
-        HeaderName::from_static(SIGNATURE_HEADER),
+        SIGNATURE.clone(),
         header_value(signature(key, body), SIGNATURE_HEADER)?,
     );
     Ok(headers)
 }
 
 pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
-    let value = single_header(headers, SIGNATURE_HEADER)?;
+    let value = single_header(headers, &SIGNATURE)?;
     let malformed = |problem| WebhookError::MalformedSignature {
         header: SIGNATURE_HEADER,
         problem,

@@ -20,12 +20,15 @@ use crate::WebhookSecret;
 
 /// The header holding the message id (signed).
 pub const ID_HEADER: &str = "webhook-id";
+static ID: HeaderName = HeaderName::from_static(ID_HEADER);
 
 /// The header holding the timestamp, in Unix seconds (signed).
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
+static TIMESTAMP: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
 
 /// The header holding the signatures.
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// The signature version this crate verifies: HMAC-SHA256.
 const VERSION: &[u8] = b"v1";
@@ -84,30 +87,27 @@ pub(crate) fn sign_headers(
     let id = format!("msg_{}", encode_hex(digest.get(..12).unwrap_or_default()));
     let signature = signature(key, id.as_bytes(), timestamp.as_bytes(), body);
     let mut headers = HeaderMap::new();
+    headers.insert(ID.clone(), header_value(id, ID_HEADER)?);
     headers.insert(
-        HeaderName::from_static(ID_HEADER),
-        header_value(id, ID_HEADER)?,
-    );
-    headers.insert(
-        HeaderName::from_static(TIMESTAMP_HEADER),
+        TIMESTAMP.clone(),
         header_value(timestamp, TIMESTAMP_HEADER)?,
     );
     headers.insert(
-        HeaderName::from_static(SIGNATURE_HEADER),
+        SIGNATURE.clone(),
         header_value(signature, SIGNATURE_HEADER)?,
     );
     Ok(headers)
 }
 
 pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
-    let id = single_header(headers, ID_HEADER)?;
-    let timestamp_text = single_header(headers, TIMESTAMP_HEADER)?;
+    let id = single_header(headers, &ID)?;
+    let timestamp_text = single_header(headers, &TIMESTAMP)?;
     let timestamp =
         parse_unix_seconds(timestamp_text).map_err(|problem| WebhookError::MalformedTimestamp {
             header: TIMESTAMP_HEADER,
             problem,
         })?;
-    let signatures = single_header(headers, SIGNATURE_HEADER)?;
+    let signatures = single_header(headers, &SIGNATURE)?;
     let candidates = signatures
         .split(|b| *b == b' ')
         .filter(|entry| !entry.is_empty())

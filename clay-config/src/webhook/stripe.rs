@@ -17,6 +17,7 @@ use crate::WebhookSecret;
 
 /// The header holding the timestamp and the signatures.
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// The `stripe-signature` value (`t=…,v1=…`) for `body` sent at `timestamp` (Unix seconds).
 ///
@@ -49,14 +50,14 @@ pub(crate) fn sign_headers(
 ) -> Result<HeaderMap, WebhookError> {
     let mut headers = HeaderMap::new();
     headers.insert(
-        HeaderName::from_static(SIGNATURE_HEADER),
+        SIGNATURE.clone(),
         header_value(signature(key, timestamp, body), SIGNATURE_HEADER)?,
     );
     Ok(headers)
 }
 
 pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
-    let value = single_header(headers, SIGNATURE_HEADER)?;
+    let value = single_header(headers, &SIGNATURE)?;
     let mut timestamp_text = None;
     let mut candidates = Vec::new();
     for item in value.split(|b| *b == b',') {
