@@ -56,7 +56,6 @@ fn signature_header(scheme: Scheme) -> &'static str {
         Scheme::StandardWebhooks => "webhook-signature",
         Scheme::GitHub => "x-hub-signature-256",
         Scheme::Stripe => "stripe-signature",
-        _ => unreachable!("a scheme this test does not know"),
     }
 }
 
@@ -68,7 +67,6 @@ fn try_with_signature_text(scheme: Scheme, signed: &HeaderMap, text: &[u8]) -> O
         Scheme::GitHub => [b"sha256=".as_slice(), text].concat(),
         Scheme::StandardWebhooks => [b"v1,".as_slice(), text].concat(),
         Scheme::Stripe => [format!("t={T0},v1=").as_bytes(), text].concat(),
-        _ => unreachable!("a scheme this test does not know"),
     };
     let mut headers = signed.clone();
     headers.insert(

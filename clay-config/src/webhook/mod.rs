@@ -62,7 +62,6 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// How webhooks are signed: which headers, which message, which encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Scheme {
     /// The seed's scheme: `x-clay-signature` = lowercase hex HMAC-SHA256 of the raw body,
     /// optionally prefixed `sha256=`. No timestamp, so no replay protection. See [`clay_hex`].
