@@ -435,16 +435,19 @@ pub fn audit(args: &Args) -> Result<Audit, Error> {
             }
         }
         None if excessive.evidence.is_empty() => {
-            let status = if scopes.status == Status::Pass {
-                Status::Pass
+            if scopes.status == Status::Pass {
+                excessive.add(
+                    Status::Pass,
+                    "every declaration is within the policy; give --usage AUDIT_LOG to also \
+                     find granted scopes that are never used",
+                );
             } else {
-                Status::Warn
-            };
-            excessive.add(
-                status,
-                "declarations within the policy; give --usage AUDIT_LOG to find granted scopes \
-                 that are never used",
-            );
+                excessive.add(
+                    Status::Warn,
+                    "the declarations could not be checked (see \"Minimal scopes\"); give \
+                     --usage AUDIT_LOG to find granted scopes that are never used",
+                );
+            }
         }
         None => {}
     }

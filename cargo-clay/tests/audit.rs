@@ -1,0 +1,269 @@
+//! `cargo clay audit`: the checklist over fixture repositories.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn item<'a>(report: &'a Value, section: &str, id: &str) -> &'a Value {
+    report[section]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["id"] == id))
+        .unwrap_or_else(|| unreachable!("no item {id} in {report:#}"))
+}
+
+fn evidence(item: &Value) -> Vec<Value> {
+    item["evidence"].as_array().cloned().unwrap_or_default()
+}
+
+/// A tracked `.env` (committed, then untracked: in history only), a tracked
+/// `config/.env.local`, a `.gitignore` without `.env.*.local`, staging and production sharing
+/// a key, a key issued 332 days before `--today`.
+fn bad_repo() -> (Repo, String) {
+    let repo = Repo::new();
+    repo.write(
+        ".gitignore",
+        ".env\n.env.local\n.env.staging\n.env.production\n",
+    );
+    repo.write(".env", format!("CLAY_API_KEY={}\n", test_key()));
+    repo.git(&["add", "-f", ".env"]);
+    let env_commit = repo.commit_all("commit .env by mistake");
+    repo.git(&["rm", "-q", "--cached", ".env"]);
+    repo.write("config/.env.local", "CLAY_BASE_URL=http://localhost\n");
+    repo.git(&["add", "-f", "config/.env.local"]);
+    repo.commit_all("untrack .env, track config/.env.local");
+    let shared = test_key_2();
+    repo.write(
+        ".env.staging",
+        format!("CLAY_API_KEY={shared}\nCLAY_API_KEY_ISSUED_AT=2026-01-01\n"),
+    );
+    repo.write(
+        ".env.production",
+        format!("# prod\nCLAY_API_KEY={shared}\nCLAY_API_KEY_ISSUED_AT=2026-11-01\n"),
+    );
+    (repo, env_commit)
+}
+
+#[test]
+fn failing_checklist_with_evidence() {
+    let (repo, env_commit) = bad_repo();
+    let run = cargo_clay(
+        repo.path(),
+        &["audit", "--format", "json", "--today", "2026-11-29"],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    run.assert_hides(&[test_key(), test_key_2()]);
+    let report = run.json();
+    assert_eq!(report["failed"], true);
+
+    let ignored = item(&report, "checklist", "env_files_ignored");
+    assert_eq!(ignored["status"], "fail");
+    let missing: Vec<String> = evidence(ignored)
+        .iter()
+        .filter(|e| e["level"] == "error")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].contains("`.env.*.local`"), "{missing:?}");
+
+    let committed = item(&report, "checklist", "env_files_never_committed");
+    assert_eq!(committed["status"], "fail");
+    let committed = evidence(committed);
+    assert!(
+        committed
+            .iter()
+            .any(|e| e["file"] == ".env" && e["commit"] == env_commit.as_str()),
+        "{committed:#?}"
+    );
+    assert!(
+        committed
+            .iter()
+            .any(|e| e["file"] == "config/.env.local" && e.get("commit").is_none()),
+        "{committed:#?}"
+    );
+
+    let distinct = item(&report, "checklist", "distinct_keys_per_environment");
+    assert_eq!(distinct["status"], "fail");
+    let shared = &evidence(distinct)[0];
+    assert_eq!(shared["fingerprint"], fingerprint(&test_key_2()));
+    let message = shared["message"].as_str().unwrap_or_default();
+    assert!(message.contains(".env.staging") && message.contains(".env.production"));
+
+    let age = item(&report, "checklist", "key_age");
+    assert_eq!(age["status"], "fail");
+    let age = evidence(age);
+    let old = age
+        .iter()
+        .find(|e| e["file"] == ".env.staging")
+        .expect("the staging key's age");
+    assert_eq!(old["line"], 2);
+    assert!(
+        old["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("332 days")
+    );
+    let fresh = age
+        .iter()
+        .find(|e| e["file"] == ".env.production")
+        .expect("production");
+    assert_eq!(fresh["level"], "note");
+
+    // No Cargo.toml: scopes are a warning, not a failure.
+    assert_eq!(
+        item(&report, "checklist", "minimal_scopes")["status"],
+        "warn"
+    );
+    assert_eq!(
+        item(&report, "checklist", "audit_logging_enabled")["status"],
+        "fail"
+    );
+
+    // The error table: the key committed in `.env` is an exposed key, found by git scanning.
+    let exposed = item(&report, "error_handling", "exposed_api_key");
+    assert_eq!(exposed["status"], "fail");
+    assert_eq!(exposed["mitigation"], "Rotate immediately");
+    assert!(
+        evidence(exposed)
+            .iter()
+            .any(|e| e["file"] == ".env" && e["commit"] == env_commit.as_str())
+    );
+    let rotation = item(&report, "error_handling", "missing_rotation");
+    assert_eq!(rotation["status"], "fail");
+    assert_eq!(rotation["detection"], "Key age check");
+}
+
+#[test]
+fn text_and_sarif() {
+    let (repo, _) = bad_repo();
+    let text = cargo_clay(repo.path(), &["audit", "--today", "2026-11-29"]);
+    assert_eq!(text.status, 1, "{text:?}");
+    text.assert_hides(&[test_key(), test_key_2()]);
+    for line in [
+        "FAIL  `.env` files in `.gitignore`",
+        "FAIL  Different keys for dev/staging/prod",
+        "FAIL  Exposed API key | Git scanning | Rotate immediately",
+        "Missing rotation | Key age check | Schedule rotation",
+    ] {
+        assert!(
+            text.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            text.stdout
+        );
+    }
+    let sarif = cargo_clay(
+        repo.path(),
+        &["audit", "--format", "sarif", "--today", "2026-11-29"],
+    );
+    assert_eq!(sarif.status, 1);
+    sarif.assert_hides(&[test_key(), test_key_2()]);
+    assert_valid_sarif(&sarif.json());
+}
+
+#[test]
+fn passing_checklist() {
+    let repo = Repo::new();
+    repo.write(
+        ".gitignore",
+        ".env\n.env.local\n.env.*.local\n.env.*\n!.env.example\n",
+    );
+    repo.write(".env.example", "CLAY_API_KEY=\n");
+    repo.write(
+        "src/main.rs",
+        "use clay_config::{audit::AuditLog, webhook::WebhookVerifier, WebhookSecret};\nfn main() {}\n",
+    );
+    repo.commit_all("clean service");
+    repo.write(
+        ".env.development",
+        format!(
+            "CLAY_API_KEY={}\nCLAY_API_KEY_ISSUED_AT=2026-11-01\n",
+            test_key()
+        ),
+    );
+    repo.write(
+        ".env.production",
+        format!(
+            "CLAY_API_KEY={}\nCLAY_API_KEY_ISSUED_AT=2026-11-01T09:00:00Z\n",
+            live_key()
+        ),
+    );
+    let run = cargo_clay(
+        repo.path(),
+        &[
+            "audit",
+            "--format",
+            "json",
+            "--today",
+            "2026-11-29",
+            "--no-check",
+        ],
+    );
+    assert_eq!(run.status, 0, "{run:?}");
+    run.assert_hides(&[test_key(), live_key()]);
+    let report = run.json();
+    for id in [
+        "keys_in_env_vars",
+        "env_files_ignored",
+        "env_files_never_committed",
+        "distinct_keys_per_environment",
+        "webhook_signatures_validated",
+        "audit_logging_enabled",
+        "key_age",
+    ] {
+        assert_eq!(
+            item(&report, "checklist", id)["status"],
+            "pass",
+            "{id}: {report:#}"
+        );
+    }
+    assert_eq!(
+        item(&report, "checklist", "minimal_scopes")["status"],
+        "warn"
+    );
+    assert_eq!(
+        item(&report, "error_handling", "exposed_api_key")["status"],
+        "pass"
+    );
+    let webhook = &evidence(item(&report, "checklist", "webhook_signatures_validated"))[0];
+    assert_eq!(webhook["file"], "src/main.rs");
+    assert_eq!(webhook["line"], 1);
+}
+
+#[test]
+fn live_key_outside_production_and_webhook_without_verifier() {
+    let repo = Repo::new();
+    repo.write(".gitignore", ".env*\n");
+    repo.write(
+        "src/lib.rs",
+        "pub struct C { pub s: clay_config::WebhookSecret }\n",
+    );
+    repo.commit_all("init");
+    repo.write(".env.development", format!("CLAY_API_KEY={}\n", live_key()));
+    let run = cargo_clay(repo.path(), &["audit", "--format", "json", "--no-check"]);
+    assert_eq!(run.status, 1, "{run:?}");
+    let report = run.json();
+    let distinct = item(&report, "checklist", "distinct_keys_per_environment");
+    assert_eq!(distinct["status"], "fail");
+    assert!(
+        evidence(distinct)[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("live key in development")
+    );
+    let webhooks = item(&report, "checklist", "webhook_signatures_validated");
+    assert_eq!(webhooks["status"], "fail");
+    assert_eq!(evidence(webhooks)[0]["file"], "src/lib.rs");
+}
+
+#[test]
+fn not_a_repository() {
+    let repo = Repo::plain();
+    repo.write("README.md", "nothing\n");
+    let run = cargo_clay(repo.path(), &["audit", "--format", "json", "--no-check"]);
+    assert_eq!(run.status, 1, "{run:?}");
+    let report = run.json();
+    assert_eq!(
+        item(&report, "checklist", "env_files_ignored")["status"],
+        "warn"
+    );
+}
