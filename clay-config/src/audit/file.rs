@@ -38,7 +38,7 @@ pub enum Durability {
     /// `fdatasync` after each entry, before `write` returns.
     EveryEntry,
     /// `fdatasync` once `max_entries` entries are unsynced or the oldest unsynced one is
-    /// `max_delay` old (a background thread checks every `max_delay`), and on
+    /// `max_delay` old (a background thread wakes when it falls due), and on
     /// [`flush`](AuditSink::flush) and drop.
     Batched {
         /// The longest an entry stays unsynced.
