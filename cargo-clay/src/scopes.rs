@@ -274,6 +274,7 @@ fn discover(lib_src: &Path) -> Vec<(String, Option<PathBuf>)> {
             continue;
         };
         let module = module_path(lib_src, root_dir, &file);
+        let inline_modules = inline_modules(&text);
         for derive_match in derive.captures_iter(&text) {
             let list = &derive_match[1];
             if !list
@@ -295,12 +296,165 @@ fn discover(lib_src: &Path) -> Vec<(String, Option<PathBuf>)> {
                 );
                 continue;
             }
+            let offset = derive_match.get(0).map_or(0, |m| m.start());
+            let enclosing: Vec<&InlineModule> = inline_modules
+                .iter()
+                .filter(|m| m.body.contains(&offset))
+                .collect();
+            if let Some(private) = enclosing.iter().find(|m| !m.public) {
+                eprintln!(
+                    "note: `{name}` in {} is inside the private module `{}`: the probe cannot \
+                     reach it (skipped)",
+                    file.display(),
+                    private.name
+                );
+                continue;
+            }
             let mut path = module.clone();
+            path.extend(enclosing.iter().map(|m| m.name.clone()));
             path.push(name.to_owned());
             found.push((path.join("::"), Some(file.clone())));
         }
     }
     found
+}
+
+/// A `mod name { … }` written inline in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InlineModule {
+    name: String,
+    public: bool,
+    /// Byte range of its body, between the braces.
+    body: std::ops::Range<usize>,
+}
+
+/// The inline modules of a Rust file, outermost first. A small lexer: it skips comments,
+/// strings, raw strings and char literals so that braces inside them do not count, and
+/// recognises `[pub[(…)]] mod name {`. Nothing else of the syntax is interpreted.
+fn inline_modules(text: &str) -> Vec<InlineModule> {
+    let bytes = text.as_bytes();
+    let mut modules = Vec::new();
+    // (index into `modules`, brace depth at which its body started)
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut depth = 0usize;
+    let mut tokens: Vec<&str> = Vec::new();
+    let mut i = 0;
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut nesting = 0usize;
+                while i < bytes.len() {
+                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                        nesting += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+                        nesting -= 1;
+                        i += 2;
+                        if nesting == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                tokens.clear();
+                continue;
+            }
+            b'\'' => {
+                // A char literal ('x', '\n', '\u{..}') or a lifetime ('a).
+                if bytes.get(i + 1) == Some(&b'\\') {
+                    i += 3;
+                    while i < bytes.len() && bytes[i] != b'\'' {
+                        i += 1;
+                    }
+                    i += 1;
+                } else if bytes.get(i + 2) == Some(&b'\'') {
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+                tokens.clear();
+                continue;
+            }
+            b'{' => {
+                depth += 1;
+                let n = tokens.len();
+                if n >= 2 && tokens[n - 2] == "mod" {
+                    // Only a plain `pub` is reachable from the probe (not `pub(crate)`).
+                    modules.push(InlineModule {
+                        name: tokens[n - 1].to_owned(),
+                        public: n >= 3 && tokens[n - 3] == "pub",
+                        body: i + 1..text.len(),
+                    });
+                    open.push((modules.len() - 1, depth));
+                }
+                tokens.clear();
+            }
+            b'}' => {
+                if let Some(&(index, at)) = open.last()
+                    && at == depth
+                {
+                    modules[index].body.end = i;
+                    open.pop();
+                }
+                depth = depth.saturating_sub(1);
+                tokens.clear();
+            }
+            b'r' | b'b' if !i.checked_sub(1).is_some_and(|p| is_ident(bytes[p])) => {
+                // Raw strings: r"…", r#"…"#, br#"…"#.
+                let mut j = i + 1;
+                if b == b'b' && bytes.get(j) == Some(&b'r') {
+                    j += 1;
+                }
+                let hashes_start = j;
+                while bytes.get(j) == Some(&b'#') {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&b'"') && (b == b'r' || j > i + 1) {
+                    let closing: Vec<u8> = std::iter::once(b'"')
+                        .chain(std::iter::repeat_n(b'#', j - hashes_start))
+                        .collect();
+                    i = memchr::memmem::find(&bytes[j + 1..], &closing)
+                        .map_or(bytes.len(), |n| j + 1 + n + closing.len());
+                    tokens.clear();
+                    continue;
+                }
+                let end = (i..bytes.len())
+                    .find(|&k| !is_ident(bytes[k]))
+                    .unwrap_or(bytes.len());
+                tokens.push(&text[i..end]);
+                i = end;
+                continue;
+            }
+            b if is_ident(b) => {
+                let end = (i..bytes.len())
+                    .find(|&k| !is_ident(bytes[k]))
+                    .unwrap_or(bytes.len());
+                tokens.push(&text[i..end]);
+                i = end;
+                continue;
+            }
+            b'(' | b')' => tokens.push(if b == b'(' { "(" } else { ")" }),
+            b if b.is_ascii_whitespace() => {}
+            _ => tokens.clear(),
+        }
+        i += 1;
+    }
+    modules
 }
 
 /// `src/a/b.rs` or `src/a/b/mod.rs` → `["a", "b"]`.
@@ -567,6 +721,30 @@ mod tests {
             ["a", "b"]
         );
         assert_eq!(module_path(lib, root, Path::new("/c/src/a/mod.rs")), ["a"]);
+    }
+
+    #[test]
+    fn inline_module_paths() {
+        let text = "// mod fake {\nconst S: &str = \"mod nope {\";\nconst C: char = '{';\n\
+                    fn f<'a>(x: &'a str) {}\npub mod outer {\n    mod private { }\n    \
+                    pub mod inner { const R: &str = r#\"}\"#; }\n}\npub(crate) mod hidden {}\n";
+        let modules = inline_modules(text);
+        let names: Vec<(&str, bool)> = modules
+            .iter()
+            .map(|m| (m.name.as_str(), m.public))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("outer", true),
+                ("private", false),
+                ("inner", true),
+                ("hidden", false)
+            ]
+        );
+        let outer = &modules[0];
+        assert!(text[outer.body.clone()].contains("pub mod inner"));
+        assert!(text[outer.body.clone()].trim_end().ends_with('}'));
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn valid_key_in_clay_header() {
     let run = verify(&["--url", &url], Some(&key));
     assert_eq!(run.status, 0, "{run:?}");
     assert!(run.stdout.contains("CLAY_API_KEY: valid"), "{}", run.stdout);
-    run.assert_hides(&[key.clone()]);
+    run.assert_hides(std::slice::from_ref(&key));
     let head = requests
         .recv_timeout(Duration::from_secs(10))
         .expect("a request");
@@ -96,7 +96,7 @@ fn bearer_form_of_the_seed() {
         Some(&key),
     );
     assert_eq!(run.status, 0, "{run:?}");
-    run.assert_hides(&[key.clone()]);
+    run.assert_hides(std::slice::from_ref(&key));
     let value = run.json();
     assert_eq!(value["result"], "valid");
     assert_eq!(value["status"], 200);
