@@ -45,6 +45,9 @@ pub struct Args {
     /// Threads for the working tree walk; default: one per CPU.
     #[arg(long, short = 'j')]
     pub threads: Option<usize>,
+    /// Print each rule's id and regex (tab-separated) and exit.
+    #[arg(long)]
+    pub list_rules: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -273,6 +276,14 @@ pub fn scan(args: &Args) -> Result<(Report, Vec<String>), Error> {
 
 /// Runs `cargo clay scan`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
+    if args.list_rules {
+        let root = util::dir_arg(args.path.as_deref())?;
+        let scanner = Scanner::for_root(&root, args.policy.as_deref())?;
+        for rule in scanner.rules().rules() {
+            writeln!(out, "{}\t{}", rule.id, rule.pattern)?;
+        }
+        return Ok(Outcome::Clean);
+    }
     let (report, warnings) = scan(args)?;
     for warning in &warnings {
         eprintln!("warning: {warning}");
