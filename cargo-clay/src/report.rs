@@ -186,12 +186,17 @@ impl Report {
             if !location.is_empty() {
                 let _ = write!(out, "{location}: ");
             }
+            // The derive's messages already start with `[rule] `: not twice.
+            let tag = format!("[{}] ", finding.rule);
+            let message = finding
+                .message
+                .strip_prefix(&tag)
+                .unwrap_or(&finding.message);
             let _ = write!(
                 out,
-                "{}[{}] {}",
+                "{}[{}] {message}",
                 finding.level.as_str(),
-                finding.rule,
-                finding.message
+                finding.rule
             );
             let mut extra = Vec::new();
             if let Some(commit) = &finding.commit {
