@@ -1,17 +1,20 @@
 //! `cargo clay scopes`: the declared scopes per key and environment; with `--usage AUDIT_LOG`,
 //! the declared scopes the audit log never saw used.
 //!
-//! The declarations are read from what the derive itself generated, never re-parsed from the
-//! `#[clay(...)]` attributes (one parser: the derive's). Two ways in:
+//! The declarations are read from what the derive itself produced, never re-parsed from the
+//! `#[clay(...)]` attributes (one parser: the derive's). Three ways in:
 //!
-//! - **Probe** (the default, for a crate with a library target): a tiny binary crate is
-//!   generated under the crate's target directory; it depends on the crate and on the same
-//!   clay-config, and prints `<T as ClayConfig>::manifest()` of each `pub` struct that derives
-//!   `ClayConfig` (found by looking for `#[derive(… ClayConfig …)]` before `pub struct Name`
-//!   in the library's files; `--type path::Name` names them instead). `cargo run` builds it
-//!   with the crate's own lock file and target directory.
-//! - **JSON** (`--manifest-json FILE`, any crate): the same JSON, written by the service
-//!   itself; `docs/cli.md` has the ten-line hook that prints it.
+//! - **Export** (the default, any crate): the derive writes each struct's declarations as JSON
+//!   into `CLAY_MANIFEST_DIR` when that variable is set. This command sets it and runs
+//!   `cargo check` in a target directory of its own (`target/clay-scopes`), after cleaning the
+//!   crate's own artifacts there so that the derive runs again (dependencies stay built).
+//! - **Probe** (`--probe`, crates with a library target): a tiny binary crate is generated under
+//!   the crate's target directory; it depends on the crate and on the same clay-config, and
+//!   prints `<T as ClayConfig>::manifest()` of each `pub` struct that derives `ClayConfig`
+//!   (found by looking for `#[derive(… ClayConfig …)]` before `pub struct Name`;
+//!   `--type path::Name` names them instead). It also gives the policy's environments.
+//! - **JSON** (`--manifest-json FILE`): the same JSON, written by the service itself;
+//!   `docs/cli.md` has the hook that prints it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -36,9 +39,13 @@ pub struct Args {
     /// Read the declarations from this JSON file (see docs/cli.md) instead of building a probe.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["manifest_path", "types"])]
     pub manifest_json: Option<PathBuf>,
-    /// The config types, as paths in the library (`config::Clay`); default: every `pub`
-    /// struct deriving `ClayConfig`.
-    #[arg(long = "type", value_name = "PATH")]
+    /// Read the declarations through a generated probe crate that depends on the library
+    /// (instead of the derive's export during `cargo check`).
+    #[arg(long)]
+    pub probe: bool,
+    /// With `--probe`: the config types, as paths in the library (`config::Clay`); default:
+    /// every `pub` struct deriving `ClayConfig`.
+    #[arg(long = "type", value_name = "PATH", requires = "probe")]
     pub types: Vec<String>,
     /// An audit log (clay-config's file sink): report the declared scopes it never saw used.
     #[arg(long, value_name = "AUDIT_LOG")]
@@ -48,9 +55,13 @@ pub struct Args {
     pub format: Format,
 }
 
-/// What one derived config declares (the JSON of `--manifest-json` and of the probe).
+/// What one derived config declares (the JSON of the derive's export, of the probe and of
+/// `--manifest-json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestJson {
+    /// The package that declares it, when known (the derive's export says).
+    #[serde(rename = "crate", default, skip_serializing_if = "Option::is_none")]
+    pub krate: Option<String>,
     /// The struct's name.
     #[serde(rename = "type")]
     pub type_name: String,
@@ -118,7 +129,120 @@ pub fn manifests(args: &Args) -> Result<Vec<ManifestJson>, Error> {
         return parse_manifests(&text)
             .map_err(|e| Error::Usage(format!("{}: not a manifest list: {e}", path.display())));
     }
-    probe(args.manifest_path.as_deref(), &args.types)
+    if args.probe {
+        return probe(args.manifest_path.as_deref(), &args.types);
+    }
+    export(args.manifest_path.as_deref())
+}
+
+/// The variable that asks the derive to export its declarations (clay-config-macros).
+pub const MANIFEST_DIR_VAR: &str = "CLAY_MANIFEST_DIR";
+
+/// The export: see the module documentation.
+fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
+    let crate_dir = util::crate_dir(manifest_path)?;
+    let manifest = crate_dir.join("Cargo.toml");
+    let metadata = cargo_metadata(&manifest)?;
+    let wanted = std::fs::canonicalize(&manifest).unwrap_or(manifest.clone());
+    let packages: Vec<&Value> = metadata["packages"]
+        .as_array()
+        .map_or(Vec::new(), |p| p.iter().collect());
+    // The package at the manifest, or every member of a virtual workspace.
+    let selected: Vec<String> = match packages.iter().find(|p| {
+        p["manifest_path"]
+            .as_str()
+            .is_some_and(|m| std::fs::canonicalize(m).is_ok_and(|m| m == wanted))
+    }) {
+        Some(package) => vec![package["name"].as_str().unwrap_or_default().to_owned()],
+        None => packages
+            .iter()
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect(),
+    };
+    let target_dir = PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target"))
+        .join("clay-scopes");
+    // One directory per run: two runs at once must not read each other's files.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let export_dir = target_dir
+        .join("manifests")
+        .join(format!("{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&export_dir).map_err(|e| Error::io(export_dir.display(), e))?;
+    // The derive runs only when its crate is compiled: clean the selected packages' own
+    // artifacts in our target directory (their dependencies stay built).
+    let mut clean = util::cargo();
+    clean
+        .args(["clean", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for name in &selected {
+        clean.args(["-p", name]);
+    }
+    let _ = clean.stdin(Stdio::null()).stderr(Stdio::null()).status();
+    let mut check = util::cargo();
+    check
+        .args(["check", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env(MANIFEST_DIR_VAR, &export_dir);
+    if selected.len() > 1 {
+        check.arg("--workspace");
+    }
+    let output = check
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io("could not run `cargo check`", e))?;
+    let mut manifests = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&export_dir) {
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Ok(found) = parse_manifests(&text) else {
+                continue;
+            };
+            manifests.extend(
+                found
+                    .into_iter()
+                    .filter(|m| m.krate.as_ref().is_none_or(|k| selected.contains(k))),
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&export_dir);
+    if !output.status.success() {
+        return Err(Error::Usage(format!(
+            "`cargo check` failed, so some declarations may be missing; `cargo clay check` \
+             shows clay-config's errors:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        )));
+    }
+    manifests.sort_by(|a, b| (&a.krate, &a.type_name).cmp(&(&b.krate, &b.type_name)));
+    let base = util::git_toplevel(&crate_dir).unwrap_or_else(|| crate_dir.clone());
+    for manifest in &mut manifests {
+        if let Some(first) = manifest.fields.first() {
+            manifest.source = locate(&crate_dir, &first.env).map(|p| util::relative_to(&p, &base));
+        }
+    }
+    Ok(manifests)
+}
+
+/// The Rust file under `dir` that names the variable `"var"` (where the struct declares it).
+fn locate(dir: &Path, var: &str) -> Option<PathBuf> {
+    let needle = format!("\"{var}\"");
+    let mut files: Vec<PathBuf> = ignore::WalkBuilder::new(dir)
+        .filter_entry(|e| e.file_name() != "target")
+        .build()
+        .flatten()
+        .map(|e| e.into_path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(&needle)))
 }
 
 /// The probe: see the module documentation.

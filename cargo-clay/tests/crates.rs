@@ -156,28 +156,58 @@ fn check_and_scopes_on_a_clean_crate() {
     assert_eq!(run.status, 0, "{run:?}");
     assert!(run.stdout.contains("check: no findings"));
 
+    // The default: the derive's own export during `cargo check`.
     let run = in_crate(
         &repo,
         &["scopes", "--manifest-path", manifest, "--format", "json"],
     );
     assert_eq!(run.status, 0, "{run:?}");
     let value = run.json();
-    let manifest_json = &value["manifests"][0];
-    assert_eq!(manifest_json["type"], "Clay");
-    assert_eq!(manifest_json["source"], "src/lib.rs");
-    assert_eq!(manifest_json["policy"]["name"], "built-in table");
     assert_eq!(
-        manifest_json["environments"],
-        serde_json::json!(["development", "staging", "production"])
+        value["manifests"].as_array().map(Vec::len),
+        Some(1),
+        "{value:#}"
     );
-    let reader = &manifest_json["fields"][0];
-    assert_eq!(reader["env"], "CLAY_READ_KEY");
+    let exported = &value["manifests"][0];
+    assert_eq!(exported["type"], "Clay");
+    assert_eq!(exported["crate"], "fixture_good");
+    assert_eq!(exported["source"], "src/lib.rs");
+    assert_eq!(exported["policy"]["name"], "built-in table");
+    assert_eq!(exported["fields"][0]["env"], "CLAY_READ_KEY");
     assert_eq!(
-        reader["scopes"]["production"],
+        exported["fields"][0]["scopes"]["production"],
         serde_json::json!(["read:tables"])
     );
-    assert_eq!(manifest_json["fields"][1]["optional"], true);
-    assert_eq!(manifest_json["fields"][2]["kind"], "WebhookSecret");
+    assert_eq!(exported["fields"][1]["optional"], true);
+    assert_eq!(exported["fields"][2]["kind"], "WebhookSecret");
+    // Twice in a row: the derive runs again although nothing changed.
+    let again = in_crate(
+        &repo,
+        &["scopes", "--manifest-path", manifest, "--format", "json"],
+    );
+    assert_eq!(again.json()["manifests"], value["manifests"]);
+
+    // The probe gives the same declarations, and the policy's environments.
+    let run = in_crate(
+        &repo,
+        &[
+            "scopes",
+            "--probe",
+            "--manifest-path",
+            manifest,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.status, 0, "{run:?}");
+    let value = run.json();
+    let probed = &value["manifests"][0];
+    assert_eq!(probed["fields"], exported["fields"]);
+    assert_eq!(probed["source"], "src/lib.rs");
+    assert_eq!(
+        probed["environments"],
+        serde_json::json!(["development", "staging", "production"])
+    );
 
     // From inside the crate, as `cargo clay scopes`.
     let table = in_crate(&repo, &["scopes"]);
@@ -193,4 +223,29 @@ fn check_and_scopes_on_a_clean_crate() {
         "{}",
         table.stdout
     );
+}
+
+#[test]
+fn scopes_of_a_binary_crate() {
+    let repo = fixture_crate("fixture_bin", "");
+    repo.remove("src/lib.rs");
+    repo.write(
+        "src/main.rs",
+        "use clay_config::{ApiKey, ClayConfig};\n\n#[derive(ClayConfig)]\n#[allow(dead_code)]\nstruct Svc {\n    \
+         #[clay(env = \"SVC_KEY\", scopes(development = [\"read:*\"], staging = [\"read:*\"], production = [\"read:rows\"]))]\n    \
+         key: ApiKey,\n}\n\nfn main() {}\n",
+    );
+    let run = in_crate(&repo, &["scopes", "--format", "json"]);
+    assert_eq!(run.status, 0, "{run:?}");
+    let value = run.json();
+    assert_eq!(value["manifests"][0]["type"], "Svc");
+    assert_eq!(value["manifests"][0]["source"], "src/main.rs");
+    assert_eq!(
+        value["manifests"][0]["fields"][0]["scopes"]["production"],
+        serde_json::json!(["read:rows"])
+    );
+    // The probe needs a library, and says so.
+    let run = in_crate(&repo, &["scopes", "--probe"]);
+    assert_eq!(run.status, 2, "{run:?}");
+    assert!(run.stderr.contains("--manifest-json"), "{}", run.stderr);
 }
