@@ -30,11 +30,13 @@
 
 extern crate self as clay_config;
 
+pub mod audit;
 mod load;
 mod manifest;
 mod rotation;
 mod secret;
 mod settings;
+pub mod webhook;
 
 pub use clay_policy::{
     Catalog, EnvScopes, EnvironmentPolicy, FieldDecl, FieldKind, Finding, KeyPrefixes, Policy,

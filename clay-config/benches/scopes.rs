@@ -1,0 +1,106 @@
+//! `ApiKey::require` against a plain `HashSet<String>` lookup, measured in the same run, and
+//! the time of a `load_from` of a 10-key config.
+//!
+//! `cargo bench -p clay-config --bench scopes`
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::Duration;
+
+use clay_config::{ApiKey, ClayConfig, ScopeSet};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+#[derive(ClayConfig)]
+#[allow(dead_code)]
+struct TenKeys {
+    #[clay(env = "K0", scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
+    k0: ApiKey,
+    #[clay(env = "K1", scopes(development = ["read:*"], staging = ["read:*"], production = ["read:rows"]))]
+    k1: ApiKey,
+    #[clay(env = "K2", scopes(development = ["read:*"], staging = ["read:*"], production = ["read:people"]))]
+    k2: ApiKey,
+    #[clay(env = "K3", scopes(development = ["read:*"], staging = ["read:*"], production = ["read:companies"]))]
+    k3: ApiKey,
+    #[clay(env = "K4", scopes(development = ["read:*"], staging = ["read:*"], production = ["read:lists"]))]
+    k4: ApiKey,
+    #[clay(env = "K5", scopes(staging = ["write:limited"], production = ["write:rows"]))]
+    k5: Option<ApiKey>,
+    #[clay(env = "K6", scopes(staging = ["write:limited"], production = ["write:tables"]))]
+    k6: Option<ApiKey>,
+    #[clay(env = "K7", scopes(staging = ["write:limited"], production = ["write:people"]))]
+    k7: Option<ApiKey>,
+    #[clay(env = "K8", scopes(staging = ["write:limited"], production = ["write:companies"]))]
+    k8: Option<ApiKey>,
+    #[clay(env = "K9", scopes(staging = ["write:limited"], production = ["write:lists"]))]
+    k9: Option<ApiKey>,
+}
+
+fn ten_key_vars() -> Vec<(String, String)> {
+    let yesterday = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .yesterday()
+        .expect("in range")
+        .to_string();
+    let mut vars = vec![("CLAY_ENV".to_owned(), "production".to_owned())];
+    for i in 0..10 {
+        vars.push((
+            format!("K{i}"),
+            format!("sk_live_{i}abcdefghijklmnopqrstuvwxyz0123"),
+        ));
+        vars.push((format!("K{i}_ISSUED_AT"), yesterday.clone()));
+    }
+    vars
+}
+
+fn require(c: &mut Criterion) {
+    let granted = ["read:tables", "write:rows", "read:people.*"];
+    let key = ApiKey::new(
+        "CLAY_KEY",
+        "sk_live_0123456789abcdefghijklmn",
+        "production",
+        ScopeSet::parse(granted).expect("valid scopes"),
+    );
+    let baseline: HashSet<String> = granted.iter().map(|s| (*s).to_owned()).collect();
+
+    let mut group = c.benchmark_group("require");
+    group.bench_function("ApiKey::require granted", |b| {
+        b.iter(|| black_box(&key).require(black_box("write:rows")).is_ok())
+    });
+    group.bench_function("HashSet<String> contains granted (baseline)", |b| {
+        b.iter(|| black_box(&baseline).contains(black_box("write:rows")))
+    });
+    group.bench_function("ApiKey::allows denied", |b| {
+        b.iter(|| black_box(&key).allows(black_box("write:people")))
+    });
+    group.bench_function("ApiKey::require denied", |b| {
+        b.iter(|| black_box(&key).require(black_box("write:people")).is_err())
+    });
+    group.bench_function("HashSet<String> contains denied (baseline)", |b| {
+        b.iter(|| black_box(&baseline).contains(black_box("write:people")))
+    });
+    group.bench_function("ApiKey::allows granted by a prefix wildcard", |b| {
+        b.iter(|| black_box(&key).allows(black_box("read:people.emails")))
+    });
+    group.finish();
+}
+
+fn load(c: &mut Criterion) {
+    let vars = ten_key_vars();
+    assert!(
+        TenKeys::load_from(vars.clone()).is_ok(),
+        "the benchmark config loads"
+    );
+    c.bench_function("load_from (10 keys, production)", |b| {
+        b.iter(|| TenKeys::load_from(black_box(vars.clone())).is_ok())
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = require, load
+}
+criterion_main!(benches);
