@@ -298,3 +298,46 @@ fn policy_prefixes_are_used() {
     run.assert_hides(&[custom]);
     assert_eq!(findings(&run)[0]["rule"], "live_key");
 }
+
+#[test]
+fn policy_scan_rules_are_added() {
+    let repo = Repo::new();
+    repo.write(
+        "clay-policy.toml",
+        "[environments.production]\nallow = [\"read:tables\"]\n\n[[scan.rules]]\nid = \"internal_token\"\npattern = \"itk_([A-Za-z0-9]{32})\"\ndescription = \"An internal service token.\"\n",
+    );
+    let token = format!("itk_{}", "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm");
+    repo.write(
+        "deploy/values.yaml",
+        format!("service:\n  token: {token}\n"),
+    );
+    let run = cargo_clay(repo.path(), &["scan", "--format", "json"]);
+    assert_eq!(run.status, 1, "{run:?}");
+    run.assert_hides(&[token.clone()]);
+    let findings = findings(&run);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["rule"], "internal_token");
+    assert_eq!(findings[0]["file"], "deploy/values.yaml");
+    assert_eq!(findings[0]["line"], 2);
+    // The capture group is the secret: its fingerprint is of the body without `itk_`.
+    assert_eq!(
+        findings[0]["fingerprint"],
+        fingerprint("Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm")
+    );
+    let sarif = cargo_clay(repo.path(), &["scan", "--format", "sarif"]);
+    assert!(
+        sarif.stdout.contains("An internal service token."),
+        "the rule's description reaches SARIF: {sarif:?}"
+    );
+    // A pattern that does not compile is a usage error naming the rule.
+    repo.write(
+        "clay-policy.toml",
+        "[environments.production]\nallow = []\n\n[[scan.rules]]\nid = \"broken\"\npattern = \"itk_([\"\n",
+    );
+    let run = cargo_clay(repo.path(), &["scan"]);
+    assert_eq!(run.status, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("rule `broken`: invalid pattern"),
+        "{run:?}"
+    );
+}

@@ -36,6 +36,6 @@ pub use env::{
 };
 pub use policy::{
     BUILTIN_POLICY_TOML, Catalog, EnvironmentPolicy, KeyPrefixes, Policy, PolicyError,
-    PolicyProblem, PolicySource, Rotation, line_column,
+    PolicyProblem, PolicySource, Rotation, ScanRule, line_column,
 };
 pub use scope::{Scope, ScopeError, ScopeSet};

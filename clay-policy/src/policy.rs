@@ -133,6 +133,20 @@ pub struct Catalog {
     pub resources: Vec<String>,
 }
 
+/// An extra secret-scanning rule from the policy's `[[scan.rules]]` (used by `cargo clay scan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanRule {
+    /// The id findings carry: a lowercase identifier, unique in the policy.
+    pub id: String,
+    /// A regular expression (the scanner's syntax); its first capture group, when it has one,
+    /// is the secret, else the whole match.
+    pub pattern: String,
+    /// What the rule finds, for reports.
+    pub description: Option<String>,
+    /// When true, the secret must also be a high-entropy token.
+    pub entropy: bool,
+}
+
 /// A parsed, validated least-privilege table.
 ///
 /// ```
@@ -156,6 +170,7 @@ pub struct Policy {
     keys: KeyPrefixes,
     rotation: Rotation,
     catalog: Option<Catalog>,
+    scan_rules: Vec<ScanRule>,
     sha256: [u8; 32],
 }
 
@@ -211,6 +226,22 @@ struct RawPolicy {
     keys: Option<RawKeys>,
     rotation: Option<RawRotation>,
     catalog: Option<RawCatalog>,
+    scan: Option<RawScan>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    rules: Vec<RawScanRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScanRule {
+    id: Spanned<String>,
+    pattern: Spanned<String>,
+    description: Option<String>,
+    entropy: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -354,6 +385,11 @@ impl Policy {
         self.catalog.as_ref()
     }
 
+    /// The extra secret-scanning rules of `[[scan.rules]]`, in file order.
+    pub fn scan_rules(&self) -> &[ScanRule] {
+        &self.scan_rules
+    }
+
     /// SHA-256 of the policy's text, as lowercase hex.
     pub fn sha256_hex(&self) -> String {
         hex_lower(&self.sha256)
@@ -413,6 +449,15 @@ impl Policy {
         let _ = writeln!(out, "[rotation]");
         let _ = writeln!(out, "max_age_days = {}", self.rotation.max_age_days);
         let _ = writeln!(out, "warn_age_days = {}", self.rotation.warn_age_days);
+        for rule in &self.scan_rules {
+            let _ = writeln!(out, "\n[[scan.rules]]");
+            let _ = writeln!(out, "id = {:?}", rule.id);
+            let _ = writeln!(out, "pattern = {:?}", rule.pattern);
+            if let Some(description) = &rule.description {
+                let _ = writeln!(out, "description = {description:?}");
+            }
+            let _ = writeln!(out, "entropy = {}", rule.entropy);
+        }
         if let Some(catalog) = &self.catalog {
             let _ = writeln!(out, "\n[catalog]");
             let _ = writeln!(
@@ -550,14 +595,56 @@ fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource, text
         }
     }
 
+    let scan_rules = raw
+        .scan
+        .map(|scan| build_scan_rules(scan, problems))
+        .unwrap_or_default();
+
     Policy {
         source,
         environments,
         keys,
         rotation,
         catalog,
+        scan_rules,
         sha256,
     }
+}
+
+fn build_scan_rules(raw: RawScan, problems: &mut Problems<'_>) -> Vec<ScanRule> {
+    let mut rules: Vec<ScanRule> = Vec::new();
+    for rule in raw.rules {
+        let id = rule.id.get_ref();
+        let id_ok = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !id_ok {
+            problems.at(
+                rule.id.span(),
+                format!("scan rule id {id:?} is not a lowercase identifier (`[a-z][a-z0-9_]*`)"),
+            );
+            continue;
+        }
+        if rules.iter().any(|r| r.id == *id) {
+            problems.at(rule.id.span(), format!("scan rule `{id}` is defined twice"));
+            continue;
+        }
+        if rule.pattern.get_ref().trim().is_empty() {
+            problems.at(
+                rule.pattern.span(),
+                format!("scan rule `{id}` has an empty `pattern`"),
+            );
+            continue;
+        }
+        rules.push(ScanRule {
+            id: rule.id.into_inner(),
+            pattern: rule.pattern.into_inner(),
+            description: rule.description,
+            entropy: rule.entropy.unwrap_or(false),
+        });
+    }
+    rules
 }
 
 fn build_catalog(raw: RawCatalog, problems: &mut Problems<'_>) -> Catalog {
@@ -779,6 +866,40 @@ mod tests {
             err.problems()[0].message.contains("did you mean `tables`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn scan_rules_parse_validate_and_round_trip() {
+        let text = "[environments.production]\nallow=[\"read:x\"]\n[[scan.rules]]\nid = \"internal_token\"\npattern = \"itk_[A-Za-z0-9]{32}\"\ndescription = \"Internal token\"\n";
+        let policy = parse(text).expect("valid");
+        assert_eq!(
+            policy.scan_rules(),
+            [ScanRule {
+                id: "internal_token".into(),
+                pattern: "itk_[A-Za-z0-9]{32}".into(),
+                description: Some("Internal token".into()),
+                entropy: false,
+            }]
+        );
+        let again = parse(&policy.to_toml()).expect("round trip");
+        assert_eq!(again.scan_rules(), policy.scan_rules());
+        let err = parse("[environments.production]\nallow=[]\n[[scan.rules]]\nid = \"Bad-Id\"\npattern = \"x\"\n[[scan.rules]]\nid = \"ok\"\npattern = \" \"\n[[scan.rules]]\nid = \"ok2\"\npattern = \"x\"\nflags = 1\n")
+            .expect_err("invalid rules");
+        assert!(
+            err.problems()[0].message.contains("unknown field `flags`"),
+            "{err}"
+        );
+        let err = parse("[environments.production]\nallow=[]\n[[scan.rules]]\nid = \"Bad-Id\"\npattern = \"x\"\n[[scan.rules]]\nid = \"ok\"\npattern = \" \"\n")
+            .expect_err("invalid rules");
+        let messages: Vec<_> = err
+            .problems()
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0].0, 4);
+        assert!(messages[0].1.contains("not a lowercase identifier"));
+        assert!(messages[1].1.contains("empty `pattern`"));
     }
 
     #[test]

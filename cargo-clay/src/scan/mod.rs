@@ -88,7 +88,7 @@ impl Scanner {
     /// at `root` and at its repository's root.
     pub fn for_root(root: &Path, policy: Option<&Path>) -> Result<Self, Error> {
         let policy = crate::policy::load_policy(root, policy)?;
-        let rules = SecretRules::new(policy.keys())?;
+        let rules = SecretRules::with_extra(policy.keys(), rules::from_policy(&policy))?;
         let mut allow = AllowList::default();
         allow.read_file(&root.join(ALLOW_FILE))?;
         if let Some(top) = util::git_toplevel(root)

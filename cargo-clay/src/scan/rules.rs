@@ -65,10 +65,16 @@ impl SecretRules {
         Self::with_extra(keys, Vec::new())
     }
 
-    /// The built-in rules and `extra` ones (checked after them).
+    /// The built-in rules and `extra` ones. The extra rules are tried after the key-prefix
+    /// rules and before the generic high-entropy assignment, so a specific rule names its
+    /// finding even when the line also looks like `TOKEN = …`.
     pub fn with_extra(keys: &KeyPrefixes, extra: Vec<SecretRule>) -> Result<Self, Error> {
         let mut rules = builtin_rules(keys);
-        rules.extend(extra);
+        let generic = rules
+            .iter()
+            .position(|rule| rule.id == HIGH_ENTROPY_ASSIGNMENT)
+            .unwrap_or(rules.len());
+        rules.splice(generic..generic, extra);
         let each = rules
             .iter()
             .map(|rule| {
@@ -143,6 +149,32 @@ impl SecretRules {
         }
         None
     }
+}
+
+/// The policy's `[[scan.rules]]`, as scanner rules.
+pub fn from_policy(policy: &clay_policy::Policy) -> Vec<SecretRule> {
+    policy
+        .scan_rules()
+        .iter()
+        .map(|rule| {
+            let short = rule
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("A match of the policy's scan rule `{}`.", rule.id));
+            SecretRule {
+                id: rule.id.clone(),
+                pattern: rule.pattern.clone(),
+                entropy: rule.entropy,
+                info: RuleInfo::new(
+                    &rule.id,
+                    &short,
+                    &format!("{short} (defined in the policy's [[scan.rules]])"),
+                    "Rotate the credential if it is real, then load it from an environment variable; \
+                     allow-list a false positive by its fingerprint in `.clay-scan-ignore`.",
+                ),
+            }
+        })
+        .collect()
 }
 
 fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
