@@ -152,7 +152,7 @@ impl SecretRules {
 }
 
 /// The policy's `[[scan.rules]]`, as scanner rules.
-pub fn from_policy(policy: &clay_policy::Policy) -> Vec<SecretRule> {
+pub(super) fn from_policy(policy: &clay_policy::Policy) -> Vec<SecretRule> {
     policy
         .scan_rules()
         .iter()
