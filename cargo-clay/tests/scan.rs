@@ -313,7 +313,7 @@ fn policy_scan_rules_are_added() {
     );
     let run = cargo_clay(repo.path(), &["scan", "--format", "json"]);
     assert_eq!(run.status, 1, "{run:?}");
-    run.assert_hides(&[token.clone()]);
+    run.assert_hides(std::slice::from_ref(&token));
     let findings = findings(&run);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0]["rule"], "internal_token");
