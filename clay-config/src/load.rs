@@ -517,8 +517,10 @@ impl Loader {
 
     fn key(&mut self, index: usize, optional: bool) -> Option<Option<ApiKey>> {
         let field = self.field(index)?;
-        let scopes = field.scopes_in(&self.environment);
-        if scopes.is_empty() {
+        let Some(declared) = field
+            .declared_in(&self.environment)
+            .filter(|d| !d.scopes.is_empty())
+        else {
             // Least privilege: a key without scopes here must not be on this machine.
             if self.vars.contains_key(field.env) {
                 let message = format!(
@@ -537,11 +539,11 @@ impl Loader {
                 return None;
             }
             return Some(None);
-        }
+        };
         let value = self.secret_text(field, true)?;
         self.check_key_environment(field, &value);
         self.check_rotation(field);
-        let granted = match ScopeSet::parse(scopes) {
+        let granted = match ScopeSet::parse(declared.scopes) {
             Ok(set) => set,
             Err(err) => {
                 self.problem(
@@ -551,11 +553,8 @@ impl Loader {
                 return None;
             }
         };
-        Some(Some(ApiKey::from_var(
-            field.env,
-            value,
-            Arc::clone(&self.environment),
-            granted,
+        Some(Some(ApiKey::from_declaration(
+            field.env, value, declared, granted,
         )))
     }
 

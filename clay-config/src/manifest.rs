@@ -138,9 +138,11 @@ impl Manifest {
 impl FieldManifest {
     /// The declared scopes in `environment` (canonical name), empty when none.
     pub fn scopes_in(&self, environment: &str) -> &'static [&'static str] {
-        self.scopes
-            .iter()
-            .find(|s| s.environment == environment)
-            .map_or(&[], |s| s.scopes)
+        self.declared_in(environment).map_or(&[], |s| s.scopes)
+    }
+
+    /// The declaration for `environment` (canonical name), when the field has scopes there.
+    pub fn declared_in(&self, environment: &str) -> Option<&'static EnvironmentScopes> {
+        self.scopes.iter().find(|s| s.environment == environment)
     }
 }

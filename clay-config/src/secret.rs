@@ -61,6 +61,8 @@ impl fmt::Debug for Fingerprint {
 #[derive(Clone)]
 struct SecretValue {
     value: SecretString,
+    /// Borrowed from the manifest for loaded secrets, so a `ScopeDenied` names the key
+    /// without allocating.
     var: Option<Cow<'static, str>>,
     fingerprint: Fingerprint,
 }
@@ -200,9 +202,35 @@ pub trait ScopeUseRecorder: Send + Sync {
 #[derive(Clone)]
 pub struct ApiKey {
     secret: SecretValue,
-    environment: Arc<str>,
+    environment: Cow<'static, str>,
     scopes: ScopeSet,
+    /// What a `ScopeDenied` shows as granted: the manifest's declaration for loaded keys, so a
+    /// refusal costs no allocation.
+    granted: Granted,
     recorder: Option<Arc<dyn ScopeUseRecorder>>,
+}
+
+/// The granted scopes as a refusal shows them.
+#[derive(Clone, PartialEq, Eq)]
+enum Granted {
+    Declared(&'static [&'static str]),
+    Set(Arc<ScopeSet>),
+}
+
+impl fmt::Display for Granted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Granted::Set(set) => fmt::Display::fmt(set, f),
+            Granted::Declared([]) => f.write_str("nothing"),
+            Granted::Declared(scopes) => f.write_str(&scopes.join(", ")),
+        }
+    }
+}
+
+impl fmt::Debug for Granted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 impl ApiKey {
@@ -215,21 +243,24 @@ impl ApiKey {
     ) -> Self {
         ApiKey {
             secret: SecretValue::new(Some(Cow::Owned(var.into())), value.into()),
-            environment: Arc::from(environment.into()),
+            environment: Cow::Owned(environment.into()),
+            granted: Granted::Set(Arc::new(scopes.clone())),
             scopes,
             recorder: None,
         }
     }
 
-    pub(crate) fn from_var(
+    /// A loaded key: names and declared scopes borrowed from the manifest.
+    pub(crate) fn from_declaration(
         var: &'static str,
         value: String,
-        environment: Arc<str>,
+        declared: &'static crate::EnvironmentScopes,
         scopes: ScopeSet,
     ) -> Self {
         ApiKey {
             secret: SecretValue::new(Some(Cow::Borrowed(var)), value),
-            environment,
+            environment: Cow::Borrowed(declared.environment),
+            granted: Granted::Declared(declared.scopes),
             scopes,
             recorder: None,
         }
@@ -251,7 +282,8 @@ impl ApiKey {
     }
 
     /// The key, if it may be used for `scope`; otherwise which key, scope and environment were
-    /// refused. With an audit log attached, the decision is recorded.
+    /// refused. With an audit log attached, the decision is recorded. Neither outcome
+    /// allocates (for scopes up to 48 bytes, which every real scope is).
     pub fn require(&self, scope: &str) -> Result<&ApiKey, ScopeDenied> {
         let granted = self.scopes.allows_str(scope);
         if let Some(recorder) = &self.recorder {
@@ -261,10 +293,10 @@ impl ApiKey {
             Ok(self)
         } else {
             Err(ScopeDenied {
-                var: self.var().to_owned(),
-                scope: scope.to_owned(),
-                environment: Arc::clone(&self.environment),
-                granted: self.scopes.to_string(),
+                var: self.secret.var.clone(),
+                scope: ScopeText::new(scope),
+                environment: self.environment.clone(),
+                granted: self.granted.clone(),
             })
         }
     }
@@ -304,20 +336,20 @@ impl fmt::Debug for ApiKey {
 /// [`ApiKey::require`] refused: the key was not declared for that scope in this environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeDenied {
-    var: String,
-    scope: String,
-    environment: Arc<str>,
-    granted: String,
+    var: Option<Cow<'static, str>>,
+    scope: ScopeText,
+    environment: Cow<'static, str>,
+    granted: Granted,
 }
 
 impl ScopeDenied {
     /// The key's variable.
     pub fn var(&self) -> &str {
-        &self.var
+        self.var.as_deref().unwrap_or("(set in code)")
     }
     /// The scope asked for.
     pub fn scope(&self) -> &str {
-        &self.scope
+        self.scope.as_str()
     }
     /// The environment the key was loaded for.
     pub fn environment(&self) -> &str {
@@ -330,8 +362,58 @@ impl fmt::Display for ScopeDenied {
         write!(
             f,
             "`{}` may not be used for `{}` in `{}` (granted: {})",
-            self.var, self.scope, self.environment, self.granted
+            self.var(),
+            self.scope(),
+            self.environment,
+            self.granted
         )
+    }
+}
+
+/// Bytes a refused scope may have and still be kept inline.
+const INLINE_SCOPE: usize = 48;
+
+/// The refused scope, kept without allocating when it is short (as every real scope is).
+#[derive(Clone)]
+enum ScopeText {
+    Inline { bytes: [u8; INLINE_SCOPE], len: u8 },
+    Heap(Box<str>),
+}
+
+impl ScopeText {
+    fn new(scope: &str) -> Self {
+        match u8::try_from(scope.len()) {
+            Ok(len) if scope.len() <= INLINE_SCOPE => {
+                let mut bytes = [0; INLINE_SCOPE];
+                bytes[..scope.len()].copy_from_slice(scope.as_bytes());
+                ScopeText::Inline { bytes, len }
+            }
+            _ => ScopeText::Heap(scope.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied whole from a `&str`, so they are UTF-8.
+            ScopeText::Inline { bytes, len } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            ScopeText::Heap(text) => text,
+        }
+    }
+}
+
+impl PartialEq for ScopeText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ScopeText {}
+
+impl fmt::Debug for ScopeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -348,6 +430,33 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, Fingerprint::of("sk_live_aaaaaaaaaaaaaaaaaaaaaaaa"));
         assert!(!a.to_string().starts_with("sk_"));
+    }
+
+    #[test]
+    fn refusals_keep_the_scope_short_or_long() {
+        let key = ApiKey::new(
+            "K",
+            "v",
+            "production",
+            ScopeSet::parse(["read:tables"]).expect("valid"),
+        );
+        let short = key.require("write:rows").expect_err("denied");
+        assert_eq!(short.scope(), "write:rows");
+        assert!(matches!(short.scope, ScopeText::Inline { .. }));
+        let long_scope = format!("read:{}", "segment.".repeat(10) + "end");
+        let long = key.require(&long_scope).expect_err("denied");
+        assert_eq!(long.scope(), long_scope);
+        assert!(matches!(long.scope, ScopeText::Heap(_)));
+        let multibyte = "read:tablé";
+        assert_eq!(
+            key.require(multibyte).expect_err("denied").scope(),
+            multibyte
+        );
+        assert!(
+            short.to_string().ends_with("(granted: read:tables)"),
+            "{short}"
+        );
+        assert_eq!(short, key.require("write:rows").expect_err("denied"));
     }
 
     #[test]

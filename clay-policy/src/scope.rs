@@ -144,9 +144,33 @@ fn resource_is_wildcard(resource: &str) -> bool {
     resource == "*" || resource.ends_with(".*")
 }
 
-/// Splits and validates without allocating; used by [`Scope::parse`] and by
-/// [`ScopeSet::allows_str`](crate::ScopeSet::allows_str).
+/// True for a valid scope: one pass over the bytes, no allocation. [`split_and_validate`]
+/// explains what is wrong when this says no.
+fn is_valid_scope(text: &str) -> bool {
+    let Some((action, resource)) = text.split_once(':') else {
+        return false;
+    };
+    let is_identifier = |ident: &str| {
+        let mut bytes = ident.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+            && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    let action_ok = action == "*" || is_identifier(action);
+    let resource_ok = resource == "*" || {
+        let path = resource.strip_suffix(".*").unwrap_or(resource);
+        path.split('.').all(is_identifier)
+    };
+    action_ok && resource_ok
+}
+
+/// Splits and validates without allocating on success; used by [`Scope::parse`] and for the
+/// catalog's names. The failure path finds the most precise reason.
 pub(crate) fn split_and_validate(text: &str) -> Result<(&str, &str), ScopeError> {
+    if is_valid_scope(text)
+        && let Some(parts) = text.split_once(':')
+    {
+        return Ok(parts);
+    }
     if text.is_empty() {
         return Err(ScopeError::new("empty scope"));
     }
@@ -251,12 +275,17 @@ impl fmt::Debug for Scope {
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct ScopeSet {
     scopes: Vec<Scope>,
+    /// Some scope has a wildcard: without one, only an exact match is allowed.
+    has_wildcard: bool,
 }
 
 impl ScopeSet {
     /// An empty set: allows nothing.
     pub fn new() -> Self {
-        ScopeSet { scopes: Vec::new() }
+        ScopeSet {
+            scopes: Vec::new(),
+            has_wildcard: false,
+        }
     }
 
     /// Parses each string; the first malformed one is the error.
@@ -275,6 +304,7 @@ impl ScopeSet {
     /// Adds a scope unless it is already present.
     pub fn insert(&mut self, scope: Scope) {
         if !self.scopes.contains(&scope) {
+            self.has_wildcard |= scope.is_wildcard();
             self.scopes.push(scope);
         }
     }
@@ -286,17 +316,26 @@ impl ScopeSet {
 
     /// [`allows`](Self::allows) on a string, without allocating; a malformed string is allowed
     /// by nothing.
+    ///
+    /// An exact grant is a plain string comparison (granted scopes are valid, so an equal
+    /// string is a valid scope). Without a wildcard in the set that is the whole answer. With
+    /// one, the asked scope's parts are compared to each grant as borrowed slices, and only an
+    /// answer that rests on a wildcard validates the asked scope.
     pub fn allows_str(&self, scope: &str) -> bool {
-        // The common case, an exact grant, is a plain string comparison.
         if self.scopes.iter().any(|granted| granted.as_str() == scope) {
             return true;
         }
-        let Ok((action, resource)) = split_and_validate(scope) else {
+        if !self.has_wildcard {
+            return false;
+        }
+        let Some(colon) = scope.bytes().position(|b| b == b':') else {
             return false;
         };
+        let (action, resource) = (&scope[..colon], &scope[colon + 1..]);
         self.scopes
             .iter()
             .any(|granted| covers_parts(granted.action(), granted.resource(), action, resource))
+            && is_valid_scope(scope)
     }
 
     /// The scopes, in insertion order.
@@ -439,6 +478,13 @@ mod tests {
             assert_eq!(set.allows_str(probe), expected, "{probe}");
         }
         assert_eq!(set.to_string(), "read:tables.*, write:rows");
+        let everything = ScopeSet::parse(["*:*"]).expect("valid");
+        for malformed in ["read:a b", "Read:x", "read:**", "read:x:y", ":x", "read:"] {
+            assert!(!everything.allows_str(malformed), "{malformed}");
+        }
+        let exact = ScopeSet::parse(["read:tables"]).expect("valid");
+        assert!(exact.allows_str("read:tables"));
+        assert!(!exact.allows_str("read:tables.x"));
         assert_eq!(ScopeSet::new().to_string(), "nothing");
     }
 }

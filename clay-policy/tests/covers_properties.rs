@@ -1,6 +1,6 @@
 //! Property tests of `Scope::covers`.
 
-use clay_policy::Scope;
+use clay_policy::{Scope, ScopeSet};
 use proptest::prelude::*;
 
 fn identifier() -> impl Strategy<Value = String> {
@@ -75,5 +75,23 @@ proptest! {
     #[test]
     fn parse_never_panics(text in ".{0,40}") {
         let _ = Scope::parse(&text);
+    }
+}
+
+fn probe() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => (action(), resource()).prop_map(|(a, r)| format!("{a}:{r}")),
+        1 => "[a-zA-Z:*. _-]{0,16}",
+    ]
+}
+
+proptest! {
+    /// The allocation-free fast path agrees with parsing and `covers`, on valid and malformed
+    /// input alike.
+    #[test]
+    fn allows_str_agrees_with_allows(granted in prop::collection::vec(scope(), 0..5), asked in probe()) {
+        let set: ScopeSet = granted.into_iter().collect();
+        let expected = Scope::parse(&asked).is_ok_and(|parsed| set.allows(&parsed));
+        prop_assert_eq!(set.allows_str(&asked), expected, "{} asked {}", set, asked);
     }
 }
