@@ -30,12 +30,14 @@
 
 extern crate self as clay_config;
 
+#[cfg(feature = "audit")]
 pub mod audit;
 mod load;
 mod manifest;
 mod rotation;
 mod secret;
 mod settings;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 pub use clay_policy::{

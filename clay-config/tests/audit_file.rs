@@ -1,5 +1,7 @@
 //! The hash-chained file sink: format, verification, tampering, torn tails, anchors.
 
+#![cfg(feature = "audit")]
+
 mod audit {
     use std::fs;
     use std::path::{Path, PathBuf};

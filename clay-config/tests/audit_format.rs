@@ -1,5 +1,7 @@
 //! The pinned entry format, the sinks, and redaction.
 
+#![cfg(feature = "audit")]
+
 mod audit {
     use std::io::Write;
     use std::sync::{Arc, Mutex};

@@ -1,6 +1,8 @@
 //! Reliability of the file sink under concurrent writers and crashes. Child processes are this
 //! test binary run again with `CLAY_AUDIT_TEST_CHILD` set (see `child_process`).
 
+#![cfg(feature = "audit")]
+
 mod audit {
     use std::collections::{BTreeMap, BTreeSet};
     use std::io::{BufRead, BufReader};

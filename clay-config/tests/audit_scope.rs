@@ -1,5 +1,7 @@
 //! Scope use recorded through `ApiKey::require`, and `scope_usage`.
 
+#![cfg(feature = "audit")]
+
 mod audit {
     use std::sync::Arc;
 

@@ -2,6 +2,8 @@
 //! rotation, the replay window, and every bad input from issue 4 (an `Err`, never a panic, and
 //! never an error that repeats the secret or the expected signature).
 
+#![cfg(feature = "webhook")]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clay_config::WebhookSecret;

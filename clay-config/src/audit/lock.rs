@@ -1,36 +1,34 @@
-//! Whole-file advisory locks that hold across processes (`flock`).
+//! Whole-file advisory locks that hold across processes: `File::lock` from std (Rust 1.89),
+//! which is `flock` on Unix and `LockFileEx` on Windows. No extra dependency, no unsafe.
 
 use std::fs::File;
 use std::io;
 
-/// Holds a `flock` on a file until dropped.
+/// Holds a lock on a file until dropped.
 pub(crate) struct FileLock<'a> {
-    #[cfg_attr(not(unix), allow(dead_code))]
     file: &'a File,
 }
 
 impl<'a> FileLock<'a> {
     /// Waits for the exclusive lock (writers).
     pub(crate) fn exclusive(file: &'a File) -> io::Result<Self> {
-        #[cfg(unix)]
-        flock(file, rustix::fs::FlockOperation::LockExclusive)?;
+        retry_interrupted(|| file.lock())?;
         Ok(FileLock { file })
     }
 
     /// Waits for a shared lock (readers: no writer is between its first and last byte).
     pub(crate) fn shared(file: &'a File) -> io::Result<Self> {
-        #[cfg(unix)]
-        flock(file, rustix::fs::FlockOperation::LockShared)?;
+        retry_interrupted(|| file.lock_shared())?;
         Ok(FileLock { file })
     }
 }
 
-#[cfg(unix)]
-fn flock(file: &File, operation: rustix::fs::FlockOperation) -> io::Result<()> {
+/// A signal may interrupt the wait for a lock; waiting again is the answer.
+fn retry_interrupted(mut lock: impl FnMut() -> io::Result<()>) -> io::Result<()> {
     loop {
-        match rustix::fs::flock(file, operation) {
-            Err(rustix::io::Errno::INTR) => continue,
-            result => return result.map_err(io::Error::from),
+        match lock() {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
         }
     }
 }
@@ -38,8 +36,7 @@ fn flock(file: &File, operation: rustix::fs::FlockOperation) -> io::Result<()> {
 impl Drop for FileLock<'_> {
     fn drop(&mut self) {
         // Closing the file releases the lock too; an unlock error leaves nothing to do.
-        #[cfg(unix)]
-        let _ = flock(self.file, rustix::fs::FlockOperation::Unlock);
+        let _ = self.file.unlock();
     }
 }
 
