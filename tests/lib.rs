@@ -1,2 +1,46 @@
 //! Tests of clay-config across crates: `tests/ui/**` (trybuild, one folder per rule),
-//! `tests/*.rs` (end-to-end loading, rebuild tracking). Nothing here is public API.
+//! `tests/*.rs` (end-to-end loading, rebuild tracking). Nothing here is public API; the helpers
+//! below are shared by the end-to-end tests.
+
+use std::sync::{Arc, Mutex};
+
+/// The date `days` days before today (UTC), as `YYYY-MM-DD`: an `_ISSUED_AT` value.
+pub fn days_ago(days: i64) -> String {
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    today
+        .checked_sub(jiff::Span::new().days(days))
+        .expect("a date in range")
+        .to_string()
+}
+
+/// Runs `f` with a `tracing` fmt subscriber installed and returns what it wrote.
+pub fn with_captured_tracing<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let bytes = captured.0.lock().map(|b| b.clone()).unwrap_or_default();
+    (result, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A writer that keeps what is written, shared with the subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

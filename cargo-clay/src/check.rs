@@ -5,7 +5,7 @@
 //! cargo that runs it and collects the compiler errors whose text starts with `[rule]` for a
 //! rule of [`clay_policy::Rule::ALL`], with the file, line and column the derive put them on.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -86,25 +86,9 @@ pub fn run_cargo_check(args: &Args, base: Option<&Path>) -> Result<CheckResult, 
     if args.workspace {
         command.arg("--workspace");
     }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("could not run `cargo check`", e))?;
-    let stderr = child.stderr.take().map(|mut stderr| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        })
-    });
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Io("`cargo check` has no output pipe".to_owned()))?;
+    let mut child = util::Streamed::spawn(&mut command, "`cargo check`")?;
     let mut result = CheckResult::default();
-    for line in BufReader::new(stdout).lines() {
+    for line in BufReader::new(&mut child.stdout).lines() {
         let line = line.map_err(|e| Error::io("reading `cargo check`", e))?;
         let Ok(value) = serde_json::from_str::<Value>(&line) else {
             continue;
@@ -132,10 +116,7 @@ pub fn run_cargo_check(args: &Args, base: Option<&Path>) -> Result<CheckResult, 
             None => {}
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| Error::io("could not wait for `cargo check`", e))?;
-    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    let (status, stderr) = child.wait("`cargo check`")?;
     result.success = status.success();
     if !result.success && result.findings.is_empty() && result.other_errors.is_empty() {
         // Cargo itself failed (bad manifest, no network for a dependency…).

@@ -114,3 +114,50 @@ pub(crate) fn crate_dir(manifest_path: Option<&Path>) -> Result<PathBuf, Error> 
             ))
         })
 }
+
+/// A child process whose stdout is read as a stream while its stderr is drained on a thread,
+/// so a chatty stderr cannot block the child while the caller reads stdout.
+pub(crate) struct Streamed {
+    child: std::process::Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    /// The child's stdout.
+    pub(crate) stdout: std::process::ChildStdout,
+}
+
+impl Streamed {
+    /// Spawns `command` (`what` names it in errors: "`git log`").
+    pub(crate) fn spawn(command: &mut Command, what: &str) -> Result<Streamed, Error> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io(format_args!("could not run {what}"), e))?;
+        let stderr = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+                text
+            })
+        });
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io(format!("{what} has no output pipe")))?;
+        Ok(Streamed {
+            child,
+            stderr,
+            stdout,
+        })
+    }
+
+    /// Waits for the child: its exit status and everything it wrote to stderr.
+    pub(crate) fn wait(mut self, what: &str) -> Result<(std::process::ExitStatus, String), Error> {
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| Error::io(format_args!("could not wait for {what}"), e))?;
+        let stderr = self.stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+        Ok((status, stderr))
+    }
+}

@@ -85,91 +85,71 @@ impl SecretValue {
     }
 }
 
-/// A non-key secret read from an environment variable (`#[clay(env = "…")] secret: Secret`).
-///
-/// ```
-/// use clay_config::Secret;
-///
-/// let secret = Secret::new("hunter2-hunter2");
-/// assert_eq!(secret.expose_secret(), "hunter2-hunter2");
-/// assert!(!format!("{secret:?}").contains("hunter2"));
-/// ```
-#[derive(Clone)]
-pub struct Secret(SecretValue);
+/// `Secret` and `WebhookSecret` differ only in name and meaning: one definition for both.
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(SecretValue);
 
-impl Secret {
-    /// A secret built by hand (tests, other sources).
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(SecretValue::new(None, value.into()))
-    }
+        impl $name {
+            /// Built by hand (tests, other sources).
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(SecretValue::new(None, value.into()))
+            }
 
-    pub(crate) fn from_var(var: &'static str, value: String) -> Self {
-        Secret(SecretValue::new(Some(Cow::Borrowed(var)), value))
-    }
+            pub(crate) fn from_var(var: &'static str, value: String) -> Self {
+                $name(SecretValue::new(Some(Cow::Borrowed(var)), value))
+            }
 
-    /// The value. Keep what you do with it out of logs.
-    pub fn expose_secret(&self) -> &str {
-        self.0.value.expose_secret()
-    }
+            /// The value. Keep what you do with it out of logs.
+            pub fn expose_secret(&self) -> &str {
+                self.0.value.expose_secret()
+            }
 
-    /// The variable it was read from, if it was loaded.
-    pub fn var(&self) -> Option<&str> {
-        self.0.var.as_deref()
-    }
+            /// The variable it was read from, if it was loaded.
+            pub fn var(&self) -> Option<&str> {
+                self.0.var.as_deref()
+            }
 
-    /// Its fingerprint.
-    pub fn fingerprint(&self) -> Fingerprint {
-        self.0.fingerprint
-    }
+            /// Its fingerprint.
+            pub fn fingerprint(&self) -> Fingerprint {
+                self.0.fingerprint
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.debug(f, stringify!($name))
+            }
+        }
+    };
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.debug(f, "Secret")
-    }
+secret_type! {
+    /// A non-key secret read from an environment variable (`#[clay(env = "…")] secret: Secret`).
+    ///
+    /// ```
+    /// use clay_config::Secret;
+    ///
+    /// let secret = Secret::new("hunter2-hunter2");
+    /// assert_eq!(secret.expose_secret(), "hunter2-hunter2");
+    /// assert!(!format!("{secret:?}").contains("hunter2"));
+    /// ```
+    Secret
 }
 
-/// The secret webhook signatures are made with (`#[clay(env = "…")] webhook_secret: WebhookSecret`).
-///
-/// ```
-/// use clay_config::WebhookSecret;
-///
-/// let secret = WebhookSecret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-/// assert!(!format!("{secret:?}").contains("MfKQ9r8"));
-/// ```
-#[derive(Clone)]
-pub struct WebhookSecret(SecretValue);
-
-impl WebhookSecret {
-    /// A webhook secret built by hand (tests, other sources).
-    pub fn new(value: impl Into<String>) -> Self {
-        WebhookSecret(SecretValue::new(None, value.into()))
-    }
-
-    pub(crate) fn from_var(var: &'static str, value: String) -> Self {
-        WebhookSecret(SecretValue::new(Some(Cow::Borrowed(var)), value))
-    }
-
-    /// The value. Keep what you do with it out of logs.
-    pub fn expose_secret(&self) -> &str {
-        self.0.value.expose_secret()
-    }
-
-    /// The variable it was read from, if it was loaded.
-    pub fn var(&self) -> Option<&str> {
-        self.0.var.as_deref()
-    }
-
-    /// Its fingerprint.
-    pub fn fingerprint(&self) -> Fingerprint {
-        self.0.fingerprint
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.debug(f, "WebhookSecret")
-    }
+secret_type! {
+    /// The secret webhook signatures are made with
+    /// (`#[clay(env = "…")] webhook_secret: WebhookSecret`).
+    ///
+    /// ```
+    /// use clay_config::WebhookSecret;
+    ///
+    /// let secret = WebhookSecret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    /// assert!(!format!("{secret:?}").contains("MfKQ9r8"));
+    /// ```
+    WebhookSecret
 }
 
 /// Receives every [`ApiKey::require`] decision; the audit log implements it to record which

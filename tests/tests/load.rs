@@ -2,6 +2,7 @@
 //! rule of DESIGN.md's "Loading" section.
 
 use clay_config::{ApiKey, ClayConfig, LoadError, Secret, WebhookSecret};
+use clay_config_tests::days_ago;
 
 /// The DESIGN.md example.
 #[derive(ClayConfig, Debug)]
@@ -35,20 +36,6 @@ const LIVE_READ: &str = "sk_live_reader0123456789abcdefghij";
 const LIVE_WRITE: &str = "sk_live_writer0123456789abcdefghij";
 const HOOK: &str = "whsec_c2VjcmV0LXdlYmhvb2sta2V5LXZhbHVl";
 
-fn today_minus(days: i64) -> String {
-    let today = jiff_today();
-    let date = today
-        .checked_sub(jiff::Span::new().days(days))
-        .expect("date in range");
-    date.to_string()
-}
-
-fn jiff_today() -> jiff::civil::Date {
-    jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date()
-}
-
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -57,7 +44,7 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn production(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let issued = today_minus(10);
+    let issued = days_ago(10);
     let mut all = vars(&[
         ("CLAY_ENV", "production"),
         ("CLAY_READ_KEY", LIVE_READ),

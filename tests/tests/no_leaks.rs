@@ -5,9 +5,8 @@
 //! Windows that lie entirely inside the policy's public key prefix (`sk_live_`, `sk_test_`) are
 //! not secret and are skipped: messages name the prefix on purpose ("a live key (sk_live_…)").
 
-use std::sync::{Arc, Mutex};
-
 use clay_config::{ApiKey, ClayConfig, Secret, WebhookSecret};
+use clay_config_tests::with_captured_tracing;
 use proptest::prelude::*;
 
 #[derive(ClayConfig, Debug)]
@@ -37,29 +36,10 @@ fn assert_no_window(output: &str, secret: &str, prefix_len: usize) {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Everything a load prints: the result's Debug and Display, warnings, and tracing output.
 fn everything_printed(vars: &[(String, String)]) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     let mut out = String::new();
-    tracing::subscriber::with_default(subscriber, || {
+    let ((), traced) = with_captured_tracing(|| {
         match Clay::load_from(vars.iter().cloned()) {
             Ok(clay) => {
                 out.push_str(&format!(
@@ -81,7 +61,7 @@ fn everything_printed(vars: &[(String, String)]) -> String {
             }
         }
     });
-    out.push_str(&String::from_utf8_lossy(&captured.0.lock().expect("lock")));
+    out.push_str(&traced);
     out
 }
 

@@ -5,9 +5,9 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use clay_config::{ApiKey, ClayConfig, LoadError, Loaded, WebhookSecret};
+use clay_config_tests::{days_ago, with_captured_tracing};
 
 #[derive(ClayConfig, Debug)]
 struct Clay {
@@ -36,16 +36,6 @@ const LIVE_READ: &str = "sk_live_reader0123456789abcdefghij";
 const LIVE_WRITE: &str = "sk_live_writer0123456789abcdefghij";
 const TEST_READ: &str = "sk_test_reader0123456789abcdefghij";
 const HOOK: &str = "whsec_c2VjcmV0LXdlYmhvb2sta2V5LXZhbHVl";
-
-fn days_ago(days: i64) -> String {
-    let today = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date();
-    today
-        .checked_sub(jiff::Span::new().days(days))
-        .expect("in range")
-        .to_string()
-}
 
 fn production(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let fresh = days_ago(1);
@@ -381,35 +371,13 @@ fn a_broken_runtime_policy_is_a_load_error() {
 
 // ---- tracing ----
 
-/// Collects what a `tracing` fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn load_emits_each_warning_through_tracing() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     let old = days_ago(80);
-    let clay = tracing::subscriber::with_default(subscriber, || {
-        Clay::load_from(production(&[("CLAY_READ_KEY_ISSUED_AT", &old)]))
-    })
-    .expect("loads");
+    let (clay, output) =
+        with_captured_tracing(|| Clay::load_from(production(&[("CLAY_READ_KEY_ISSUED_AT", &old)])));
+    let clay = clay.expect("loads");
     assert_eq!(clay.reader.environment(), "production");
-    let output = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
     assert!(output.contains("WARN"), "{output}");
     assert!(
         output.contains("`CLAY_READ_KEY` was issued 80 days ago: schedule rotation before day 90"),

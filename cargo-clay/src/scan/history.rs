@@ -4,7 +4,7 @@
 //! commit that deletes it (or the file) is where it was still visible, not where it leaked.
 //! Merge commits show no diff (their content comes from their parents, which are scanned).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Scanner, SecretFinding};
 use crate::Error;
+use crate::util::Streamed;
 
 /// Marks a commit header in the stream: a diff line never starts with this byte.
 const COMMIT_MARK: u8 = 0x01;
@@ -44,38 +45,24 @@ pub(super) fn scan(
         ProgressBar::hidden()
     };
 
-    let mut child = git(repo)
-        .args([
-            "log",
-            "-p",
-            "--all",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--unified=0",
-            "--format=%x01%H",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("could not run `git log`", e))?;
-    // Drained on a thread so that a chatty stderr cannot block git while we read stdout.
-    let stderr = child.stderr.take().map(|mut stderr| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        })
-    });
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Io("`git log` has no output pipe".to_owned()))?;
-    let findings = parse(scanner, BufReader::with_capacity(1 << 20, stdout), &bar);
-    let status = child
-        .wait()
-        .map_err(|e| Error::io("could not wait for `git log`", e))?;
-    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    let mut command = git(repo);
+    command.args([
+        "log",
+        "-p",
+        "--all",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--unified=0",
+        "--format=%x01%H",
+    ]);
+    let mut child = Streamed::spawn(&mut command, "`git log`")?;
+    let findings = parse(
+        scanner,
+        BufReader::with_capacity(1 << 20, &mut child.stdout),
+        &bar,
+    );
+    let (status, stderr) = child.wait("`git log`")?;
     bar.finish_and_clear();
     let findings = findings.map_err(|e| Error::io("reading `git log`", e))?;
     if !status.success() {
