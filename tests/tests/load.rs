@@ -282,3 +282,23 @@ fn manifest_lists_every_declaration() {
     );
     assert!(findings.is_empty(), "{findings:?}");
 }
+
+/// The webhook secret a config loads verifies deliveries, through the re-exported `http` types.
+#[test]
+fn a_loaded_webhook_secret_verifies_a_delivery() {
+    use clay_config::webhook::http::{HeaderMap, HeaderValue};
+    use clay_config::webhook::{Scheme, WebhookVerifier, clay_hex};
+
+    let clay = Clay::load_from([("CLAY_READ_KEY", TEST_READ), ("CLAY_WEBHOOK_SECRET", HOOK)])
+        .expect("development loads");
+    let body = br#"{"event":"row.created"}"#;
+    let signature = clay_hex::sign(&clay.webhook_secret, body).expect("sign");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-clay-signature",
+        HeaderValue::from_str(&signature).expect("header"),
+    );
+    let verifier = WebhookVerifier::new(Scheme::ClayHex, clay.webhook_secret.clone());
+    assert!(verifier.verify(&headers, body).is_ok());
+    assert!(verifier.verify(&headers, b"tampered").is_err());
+}

@@ -52,6 +52,9 @@ pub mod standard_webhooks;
 pub mod stripe;
 
 pub use error::{Malformed, WebhookError};
+/// The `http` crate whose `HeaderMap` [`WebhookVerifier::verify`] takes, re-exported so callers
+/// need no dependency of their own to build one.
+pub use http;
 
 use key::Key;
 use received::Received;
