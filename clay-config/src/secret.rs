@@ -263,7 +263,7 @@ impl ApiKey {
 
     /// The key, if it may be used for `scope`; otherwise which key, scope and environment were
     /// refused. With an audit log attached, the decision is recorded. Neither outcome
-    /// allocates (for scopes up to 48 bytes, which every real scope is).
+    /// allocates (for scopes up to 32 bytes, which nearly every real scope is).
     pub fn require(&self, scope: &str) -> Result<&ApiKey, ScopeDenied> {
         let granted = self.scopes.allows_str(scope);
         if let Some(recorder) = &self.recorder {
@@ -351,7 +351,7 @@ impl fmt::Display for ScopeDenied {
 }
 
 /// Bytes a refused scope may have and still be kept inline.
-const INLINE_SCOPE: usize = 48;
+const INLINE_SCOPE: usize = 32;
 
 /// The refused scope, kept without allocating when it is short (as every real scope is).
 #[derive(Clone)]

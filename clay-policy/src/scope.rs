@@ -140,6 +140,21 @@ fn resource_covers(resource: &str, other: &str) -> bool {
     }
 }
 
+/// [`resource_covers`] on bytes, for [`ScopeSet::allows_str`].
+fn resource_covers_bytes(resource: &[u8], other: &[u8]) -> bool {
+    if resource == b"*" || resource == other {
+        return true;
+    }
+    match resource.strip_suffix(b".*") {
+        Some(prefix) => {
+            other.len() > prefix.len() + 1
+                && other.starts_with(prefix)
+                && other[prefix.len()] == b'.'
+        }
+        None => false,
+    }
+}
+
 fn resource_is_wildcard(resource: &str) -> bool {
     resource == "*" || resource.ends_with(".*")
 }
@@ -328,14 +343,18 @@ impl ScopeSet {
         if !self.has_wildcard {
             return false;
         }
-        let Some(colon) = scope.bytes().position(|b| b == b':') else {
+        // Bytes, not `str` slices: the hot loop needs no char-boundary checks.
+        let asked = scope.as_bytes();
+        let Some(colon) = asked.iter().position(|&b| b == b':') else {
             return false;
         };
-        let (action, resource) = (&scope[..colon], &scope[colon + 1..]);
-        self.scopes
-            .iter()
-            .any(|granted| covers_parts(granted.action(), granted.resource(), action, resource))
-            && is_valid_scope(scope)
+        let (action, resource) = (&asked[..colon], &asked[colon + 1..]);
+        self.scopes.iter().any(|granted| {
+            let text = granted.text.as_bytes();
+            let granted_action = &text[..granted.colon];
+            (granted_action == b"*" || granted_action == action)
+                && resource_covers_bytes(&text[granted.colon + 1..], resource)
+        }) && is_valid_scope(scope)
     }
 
     /// The scopes, in insertion order.
