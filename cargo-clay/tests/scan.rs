@@ -341,3 +341,38 @@ fn policy_scan_rules_are_added() {
         "{run:?}"
     );
 }
+
+#[test]
+fn history_scans_what_a_merge_itself_added() {
+    let repo = Repo::new();
+    repo.write("README.md", "# service\n");
+    repo.write("src/config.rs", "// config\n");
+    repo.commit_all("start");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("src/feature.rs", "// feature\n");
+    repo.commit_all("feature");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("docs/notes.md", "notes\n");
+    repo.commit_all("notes");
+    // An "evil" merge: the key exists in neither parent, only in the merge commit.
+    repo.git(&["merge", "-q", "--no-ff", "--no-commit", "feature"]);
+    repo.write(
+        "src/config.rs",
+        format!("// config\nconst KEY: &str = \"{}\";\n", live_key()),
+    );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "merge feature"]);
+    let merge = repo.git(&["rev-parse", "HEAD"]);
+    repo.write("src/config.rs", "// config\n");
+    repo.commit_all("remove the key");
+
+    let run = cargo_clay(repo.path(), &["scan", "--history-only", "--format", "json"]);
+    assert_eq!(run.status, 1, "{run:?}");
+    run.assert_hides(&[live_key()]);
+    let findings = findings(&run);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["rule"], "live_key");
+    assert_eq!(findings[0]["file"], "src/config.rs");
+    assert_eq!(findings[0]["line"], 2);
+    assert_eq!(findings[0]["commit"], merge.as_str());
+}

@@ -54,6 +54,9 @@ pub(super) fn scan(
         "--no-ext-diff",
         "--no-textconv",
         "--unified=0",
+        // Merges as dense combined diffs: what a merge itself added (a conflict resolved with
+        // a key pasted in) is scanned; what it only brought from a branch was scanned there.
+        "--cc",
         "--format=%x01%H",
     ]);
     let mut child = Streamed::spawn(&mut command, "`git log`")?;
