@@ -37,7 +37,11 @@ type CacheEntry = (PathBuf, Vec<u8>, Result<Arc<Policy>, PolicyError>);
 /// read, so an edited file is never served stale (rust-analyzer keeps the process alive).
 static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
 
-pub(crate) fn resolve(ctxt: &Ctxt, attr: Option<&Spanned>) -> PolicyOutcome {
+pub(crate) fn resolve(
+    ctxt: &Ctxt,
+    attr: Option<&Spanned>,
+    source_file: Option<&Path>,
+) -> PolicyOutcome {
     let Some(attr) = attr else {
         return PolicyOutcome::Resolved(ResolvedPolicy {
             policy: Arc::new(Policy::builtin().clone()),
@@ -53,7 +57,7 @@ pub(crate) fn resolve(ctxt: &Ctxt, attr: Option<&Spanned>) -> PolicyOutcome {
         );
         return PolicyOutcome::Failed { path: None };
     }
-    let path = resolve_path(&attr.text);
+    let path = resolve_path(&attr.text, source_file);
     let shown = path.display().to_string();
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
@@ -104,13 +108,34 @@ pub(crate) fn resolve(ctxt: &Ctxt, attr: Option<&Spanned>) -> PolicyOutcome {
     }
 }
 
-fn resolve_path(written: &str) -> PathBuf {
+/// The crate root joined with the path as written. When no file is there, the same relative
+/// path under the crate that holds the deriving source file is tried: under trybuild the
+/// compiled crate is a scratch crate in `target/tests/trybuild/`, while the case's source file
+/// (and its fixtures) stay in the real crate.
+fn resolve_path(written: &str, source_file: Option<&Path>) -> PathBuf {
     let written = Path::new(written);
     if written.is_absolute() {
         return written.to_path_buf();
     }
     let root = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
-    root.join(written)
+    let primary = root.join(written);
+    if primary.exists() {
+        return primary;
+    }
+    source_file
+        .and_then(|file| {
+            file.ancestors()
+                .skip(1)
+                .find(|dir| dir.join("Cargo.toml").is_file())
+        })
+        .map(|source_root| source_root.join(written))
+        .filter(|candidate| candidate.exists())
+        .unwrap_or(primary)
+}
+
+/// The file the derive's input was read from, when the compiler knows it (Rust 1.88+).
+pub(crate) fn call_site_file() -> Option<PathBuf> {
+    proc_macro::Span::call_site().local_file()
 }
 
 fn parse_cached(
@@ -139,6 +164,27 @@ fn parse_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn falls_back_to_the_crate_of_the_source_file() {
+        let real = tempfile_dir("real");
+        std::fs::write(real.join("Cargo.toml"), "[package]\n").expect("write");
+        std::fs::create_dir_all(real.join("ui/cases")).expect("mkdir");
+        std::fs::create_dir_all(real.join("ui/policies")).expect("mkdir");
+        std::fs::write(real.join("ui/policies/p.toml"), "").expect("write");
+        let source = real.join("ui/cases/case.rs");
+        let found = resolve_path("ui/policies/p.toml", Some(&source));
+        assert_eq!(found, real.join("ui/policies/p.toml"));
+        let missing = resolve_path("ui/policies/nope.toml", Some(&source));
+        assert!(missing.ends_with("ui/policies/nope.toml") && !missing.starts_with(&real));
+        let _ = std::fs::remove_dir_all(&real);
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("clay-macros-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        dir
+    }
 
     #[test]
     fn one_parse_per_distinct_content() {
