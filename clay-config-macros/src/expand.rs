@@ -122,14 +122,13 @@ fn manifest_field(field: &crate::ast::Field<'_>) -> TokenStream {
 }
 
 fn policy_manifest(policy: &ResolvedPolicy) -> TokenStream {
-    let sha256 = policy.policy.sha256_hex();
     match &policy.path {
         // `include_bytes!` makes the policy file an input of the crate: editing it re-runs
         // this derive on the next build.
         Some(path) => {
             let name = &policy.name;
-            quote!(::clay_config::PolicyManifest::file(#name, #sha256, ::core::include_bytes!(#path)))
+            quote!(::clay_config::PolicyManifest::file(#name, ::core::include_bytes!(#path)))
         }
-        None => quote!(::clay_config::PolicyManifest::builtin(#sha256)),
+        None => quote!(::clay_config::PolicyManifest::builtin()),
     }
 }

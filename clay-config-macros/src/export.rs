@@ -1,5 +1,6 @@
 //! `cargo clay scopes` support: when `CLAY_MANIFEST_DIR` is set, each successful expansion also
-//! writes the struct's declarations there as JSON (`<crate>.<Type>.json`). The CLI sets the
+//! writes the struct's declarations there as JSON (`<crate>.<Type>.json`), with the policy's
+//! name and resolved path (`null` for the built-in table). The CLI sets the
 //! variable and runs `cargo check` in a target directory of its own, so the declarations come
 //! from the derive's own parse: no second parser of `#[clay(...)]`.
 //!
@@ -34,11 +35,14 @@ fn to_json(
     let mut out = String::new();
     let _ = write!(
         out,
-        "{{\"crate\":{},\"type\":{},\"policy\":{{\"name\":{},\"sha256\":{}}},\"fields\":[",
+        "{{\"crate\":{},\"type\":{},\"policy\":{{\"name\":{},\"path\":{}}},\"fields\":[",
         quote(krate),
         quote(type_name),
         quote(&policy.name),
-        quote(&policy.policy.sha256_hex())
+        policy
+            .path
+            .as_deref()
+            .map_or_else(|| "null".to_owned(), quote)
     );
     for (i, field) in container.fields.iter().enumerate() {
         if i > 0 {

@@ -47,31 +47,32 @@ pub struct EnvironmentScopes {
 #[derive(Debug)]
 pub struct PolicyManifest {
     name: &'static str,
-    sha256: &'static str,
     text: Option<&'static [u8]>,
     parsed: OnceLock<Result<Policy, String>>,
+    /// Computed here, at run time, so the derive needs no SHA-256 on the host.
+    sha256: OnceLock<String>,
 }
 
 impl PolicyManifest {
     /// The built-in table. Used by generated code.
     #[doc(hidden)]
-    pub const fn builtin(sha256: &'static str) -> Self {
+    pub const fn builtin() -> Self {
         PolicyManifest {
             name: "built-in table",
-            sha256,
             text: None,
             parsed: OnceLock::new(),
+            sha256: OnceLock::new(),
         }
     }
 
     /// A policy file, included in the binary. Used by generated code.
     #[doc(hidden)]
-    pub const fn file(name: &'static str, sha256: &'static str, text: &'static [u8]) -> Self {
+    pub const fn file(name: &'static str, text: &'static [u8]) -> Self {
         PolicyManifest {
             name,
-            sha256,
             text: Some(text),
             parsed: OnceLock::new(),
+            sha256: OnceLock::new(),
         }
     }
 
@@ -80,14 +81,36 @@ impl PolicyManifest {
         self.name
     }
 
-    /// SHA-256 of the policy's text, lowercase hex.
-    pub fn sha256(&self) -> &'static str {
-        self.sha256
+    /// SHA-256 of the policy's text (the file as included, or
+    /// [`BUILTIN_POLICY_TOML`](clay_policy::BUILTIN_POLICY_TOML)), lowercase hex.
+    pub fn sha256(&self) -> &str {
+        self.sha256.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            use std::fmt::Write as _;
+            let text = self
+                .text
+                .unwrap_or(clay_policy::BUILTIN_POLICY_TOML.as_bytes());
+            Sha256::digest(text)
+                .iter()
+                .fold(String::new(), |mut hex, b| {
+                    let _ = write!(hex, "{b:02x}");
+                    hex
+                })
+        })
     }
 
     /// True for the built-in table.
     pub fn is_builtin(&self) -> bool {
         self.text.is_none()
+    }
+
+    /// The policy's text.
+    pub fn text(&self) -> &'static str {
+        match self.text {
+            None => clay_policy::BUILTIN_POLICY_TOML,
+            // Checked to be UTF-8 by the derive.
+            Some(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+        }
     }
 
     /// The parsed policy (parsed once, on first use). It was valid at build time, so an error
@@ -96,9 +119,7 @@ impl PolicyManifest {
         self.parsed
             .get_or_init(|| match self.text {
                 None => Ok(Policy::builtin().clone()),
-                Some(bytes) => std::str::from_utf8(bytes)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| Policy::from_toml(text, self.name).map_err(|e| e.to_string())),
+                Some(_) => Policy::from_toml(self.text(), self.name).map_err(|e| e.to_string()),
             })
             .as_ref()
             .map_err(String::as_str)

@@ -5,7 +5,6 @@ use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::env::{ALIASES, PRODUCTION, STANDARD_ENVIRONMENTS, is_valid_environment_name};
@@ -171,7 +170,6 @@ pub struct Policy {
     rotation: Rotation,
     catalog: Option<Catalog>,
     scan_rules: Vec<ScanRule>,
-    sha256: [u8; 32],
 }
 
 /// One problem in a policy file, at `line:column` (1-based).
@@ -337,7 +335,7 @@ impl Policy {
                 });
             }
         };
-        let policy = build(raw, &mut problems, source.clone(), text);
+        let policy = build(raw, &mut problems, source.clone());
         if problems.found.is_empty() {
             Ok(policy)
         } else {
@@ -388,11 +386,6 @@ impl Policy {
     /// The extra secret-scanning rules of `[[scan.rules]]`, in file order.
     pub fn scan_rules(&self) -> &[ScanRule] {
         &self.scan_rules
-    }
-
-    /// SHA-256 of the policy's text, as lowercase hex.
-    pub fn sha256_hex(&self) -> String {
-        hex_lower(&self.sha256)
     }
 
     /// "did you mean" text for an unknown environment name, or an empty string.
@@ -475,16 +468,7 @@ impl Policy {
     }
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource, text: &str) -> Policy {
-    let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource) -> Policy {
     let catalog = raw.catalog.map(|c| build_catalog(c, problems));
 
     let mut environments: Vec<EnvironmentPolicy> = Vec::new();
@@ -607,7 +591,6 @@ fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource, text
         rotation,
         catalog,
         scan_rules,
-        sha256,
     }
 }
 

@@ -134,5 +134,10 @@ fn the_derive_exports_declarations_for_cargo_clay() {
     let json = std::fs::read_to_string(exported.path().join("export-probe.Clay.json"))
         .expect("the derive wrote the manifest");
     assert!(json.starts_with("{\"crate\":\"export-probe\",\"type\":\"Clay\",\"policy\":{\"name\":\"clay-policy.toml\""), "{json}");
+    assert!(
+        json.contains("clay-policy.toml\"},\"fields\""),
+        "the resolved path: {json}"
+    );
+    assert!(json.contains(",\"path\":\"/"), "an absolute path: {json}");
     assert!(json.contains("\"fields\":[{\"name\":\"reader\",\"env\":\"CLAY_READ_KEY\",\"kind\":\"ApiKey\",\"optional\":true,\"scopes\":{\"production\":[\"read:people\"]}}]"), "{json}");
 }
