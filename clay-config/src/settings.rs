@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::load::read_text_file;
 use crate::manifest::Manifest;
@@ -20,8 +20,6 @@ pub(crate) struct SettingsFile {
 
 /// Field name → (value as text, `path:line:column`).
 type TableValues = BTreeMap<String, (String, String)>;
-
-type RawFile = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 impl SettingsFile {
     /// Reads and validates the file; every problem is a message starting with `path:line:column`.
@@ -41,10 +39,17 @@ impl SettingsFile {
             let (line, column) = clay_policy::line_column(&text, offset);
             format!("{path}:{line}:{column}")
         };
-        let raw: RawFile = toml::from_str(&text).map_err(|err| {
+        let document = DeTable::parse(&text).map_err(|err| {
             let offset = err.span().map_or(0, |s| s.start);
             vec![format!("{}: {}", at(offset), err.message().trim_end())]
         })?;
+        // A table's position is the start of its header line, `[production]`.
+        let line_start = |offset: usize| {
+            let offset = offset.min(text.len());
+            text.get(..offset)
+                .and_then(|before| before.rfind('\n'))
+                .map_or(0, |i| i + 1)
+        };
 
         let settings: Vec<&str> = manifest
             .fields
@@ -54,32 +59,26 @@ impl SettingsFile {
             .collect();
         let mut problems = Vec::new();
         let mut tables = BTreeMap::new();
-        let positions = positions(&text);
-        let position = |table: &str, key: &str| {
-            positions
-                .get(&(table.to_owned(), key.to_owned()))
-                .map(|offset| at(*offset))
-        };
         let keys = policy.keys();
-        for (table_name, table) in raw {
-            let header =
-                position(table_name.get_ref(), "").unwrap_or_else(|| at(table_name.span().start));
-            if clay_policy::looks_like_credential(table_name.get_ref(), keys) {
+        for (table_name, table) in document.get_ref().iter() {
+            let header = at(line_start(table_name.span().start));
+            let table_name = table_name.get_ref().as_ref();
+            if clay_policy::looks_like_credential(table_name, keys) {
                 problems.push(format!(
                     "{header}: a table name looks like a key (not shown): secrets come from environment variables"
                 ));
                 continue;
             }
-            let toml::Value::Table(entries) = table.get_ref() else {
+            let DeValue::Table(entries) = table.get_ref() else {
                 problems.push(format!(
-                    "{header}: `{}` is not a table: settings go in `[default]` or an environment's table (`[production]`)",
-                    table_name.get_ref()
+                    "{header}: `{table_name}` is not a table: settings go in `[default]` or an environment's table (`[production]`)"
                 ));
                 continue;
             };
             let mut values = BTreeMap::new();
-            for (key, value) in entries {
-                let place = position(table_name.get_ref(), key).unwrap_or_else(|| header.clone());
+            for (key, value) in entries.iter() {
+                let place = at(key.span().start);
+                let key = key.get_ref().as_ref();
                 let line_only = place
                     .rsplit_once(':')
                     .map_or(place.as_str(), |(l, _)| l)
@@ -102,7 +101,7 @@ impl SettingsFile {
                     ));
                     continue;
                 }
-                if !settings.contains(&key.as_str()) {
+                if !settings.contains(&key) {
                     let by_var = manifest
                         .fields
                         .iter()
@@ -124,17 +123,21 @@ impl SettingsFile {
                     ));
                     continue;
                 }
-                let text_value = match value {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Float(f) => f.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    _ => {
-                        problems.push(format!(
-                            "{place}: `{key}` must be a string, number or boolean"
-                        ));
-                        continue;
-                    }
+                let text_value = match value.get_ref() {
+                    DeValue::String(s) => Some(s.to_string()),
+                    DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                        .ok()
+                        .map(|n| n.to_string()),
+                    DeValue::Float(f) => f.as_str().parse::<f64>().ok().map(|f| f.to_string()),
+                    DeValue::Boolean(b) => Some(b.to_string()),
+                    DeValue::Datetime(d) => Some(d.to_string()),
+                    _ => None,
+                };
+                let Some(text_value) = text_value else {
+                    problems.push(format!(
+                        "{place}: `{key}` must be a string, number, boolean or date"
+                    ));
+                    continue;
                 };
                 if clay_policy::looks_like_credential(&text_value, keys) {
                     problems.push(format!(
@@ -142,9 +145,9 @@ impl SettingsFile {
                     ));
                     continue;
                 }
-                values.insert(key.clone(), (text_value, place));
+                values.insert(key.to_owned(), (text_value, place));
             }
-            tables.insert(table_name.into_inner(), (header, values));
+            tables.insert(table_name.to_owned(), (header, values));
         }
         // In file order: `path:line:column: …`.
         problems.sort_by_key(|message: &String| {
@@ -202,32 +205,4 @@ impl SettingsFile {
             .and_then(|name| lookup(&name))
             .or_else(|| lookup(DEFAULT_TABLE))
     }
-}
-
-/// Byte offsets of table headers and of `key = …` lines, by (table, key); `key` is empty for
-/// the header. A plain line scan: toml's `Table` keeps no spans, and settings files are flat.
-fn positions(text: &str) -> BTreeMap<(String, String), usize> {
-    let mut found = BTreeMap::new();
-    let mut table = String::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let at = offset + (line.len() - trimmed.len());
-        offset += line.len();
-        if let Some(header) = trimmed.strip_prefix('[') {
-            if let Some((name, _)) = header.split_once(']') {
-                table = unquote(name);
-                found.entry((table.clone(), String::new())).or_insert(at);
-            }
-        } else if let Some((key, _)) = trimmed.split_once('=')
-            && !trimmed.starts_with('#')
-        {
-            found.entry((table.clone(), unquote(key))).or_insert(at);
-        }
-    }
-    found
-}
-
-fn unquote(text: &str) -> String {
-    text.trim().trim_matches('"').trim_matches('\'').to_owned()
 }

@@ -18,6 +18,7 @@ mod check;
 mod credential;
 mod env;
 mod policy;
+mod raw;
 mod scope;
 mod suggest;
 pub use suggest::did_you_mean;

@@ -1,13 +1,12 @@
 //! The least-privilege table: parsing a policy file, the built-in table, printing as TOML.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
-use serde::Deserialize;
-use toml::Spanned;
+use serde_spanned::Spanned;
 
 use crate::env::{ALIASES, PRODUCTION, STANDARD_ENVIRONMENTS, is_valid_environment_name};
+use crate::raw::{RawCatalog, RawEnvironment, RawPolicy, RawScan};
 use crate::scope::{Scope, ScopeSet};
 use crate::suggest::did_you_mean;
 
@@ -217,70 +216,19 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPolicy {
-    environments: Option<Spanned<BTreeMap<Spanned<String>, RawEnvironment>>>,
-    keys: Option<RawKeys>,
-    rotation: Option<RawRotation>,
-    catalog: Option<RawCatalog>,
-    scan: Option<RawScan>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScan {
-    rules: Vec<RawScanRule>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScanRule {
-    id: Spanned<String>,
-    pattern: Spanned<String>,
-    description: Option<String>,
-    entropy: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEnvironment {
-    allow: Vec<Spanned<String>>,
-    wildcards: Option<bool>,
-    live_keys: Option<bool>,
-    separate_read_write: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawKeys {
-    live_prefix: Option<Spanned<String>>,
-    test_prefix: Option<Spanned<String>>,
-    require_prefix: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRotation {
-    max_age_days: Option<Spanned<i64>>,
-    warn_age_days: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCatalog {
-    actions: Vec<Spanned<String>>,
-    resources: Vec<Spanned<String>>,
-}
-
 /// Turns byte offsets into `line:column` and collects problems.
-struct Problems<'a> {
+pub(crate) struct Problems<'a> {
     text: &'a str,
     found: Vec<PolicyProblem>,
 }
 
 impl Problems<'_> {
-    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+    /// How many problems so far.
+    pub(crate) fn len(&self) -> usize {
+        self.found.len()
+    }
+
+    pub(crate) fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
         let (line, column) = line_column(self.text, span.start);
         self.found.push(PolicyProblem {
             line,
@@ -324,16 +272,12 @@ impl Policy {
             text,
             found: Vec::new(),
         };
-        let raw: RawPolicy = match toml::from_str(text) {
-            Ok(raw) => raw,
-            Err(err) => {
-                let span = err.span().unwrap_or(0..0);
-                problems.at(span, err.message().trim_end().to_owned());
-                return Err(PolicyError {
-                    source,
-                    problems: problems.found,
-                });
-            }
+        let Some(raw) = crate::raw::read(text, &mut problems) else {
+            problems.found.sort_by_key(|p| (p.line, p.column));
+            return Err(PolicyError {
+                source,
+                problems: problems.found,
+            });
         };
         let policy = build(raw, &mut problems, source.clone());
         if problems.found.is_empty() {
@@ -883,6 +827,40 @@ mod tests {
         assert_eq!(messages[0].0, 4);
         assert!(messages[0].1.contains("not a lowercase identifier"));
         assert!(messages[1].1.contains("empty `pattern`"));
+    }
+
+    #[test]
+    fn every_structural_problem_in_one_pass() {
+        let err = parse(
+            "[environments.production]\nallow = \"read:*\"\nwildcards = \"no\"\nextra = 1\n\n[environments.staging]\nlive_keys = true\n\n[rotation]\nmax_age_days = \"ninety\"\n\n[typo]\n",
+        )
+        .expect_err("several problems");
+        let found: Vec<_> = err
+            .problems()
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    2,
+                    "`allow` must be a list of strings, e.g. [\"read:tables\"]"
+                ),
+                (3, "`wildcards` must be a boolean (true or false)"),
+                (
+                    4,
+                    "unknown field `extra`, expected one of `allow`, `wildcards`, `live_keys`, `separate_read_write`"
+                ),
+                (6, "missing field `allow`"),
+                (10, "`max_age_days` must be a whole number"),
+                (
+                    12,
+                    "unknown field `typo`, expected one of `environments`, `keys`, `rotation`, `catalog`, `scan`"
+                ),
+            ],
+            "{err}"
+        );
     }
 
     #[test]

@@ -290,7 +290,7 @@ fn bad_settings_files_are_clear_errors() {
         ),
         (
             write_file(dir.path(), "array.toml", "[default]\nbase_url = [1]\n"),
-            "`base_url` must be a string, number or boolean".to_owned(),
+            "`base_url` must be a string, number, boolean or date".to_owned(),
         ),
         (
             write_file(dir.path(), "flat.toml", "base_url = \"x\"\n"),
