@@ -55,3 +55,95 @@ fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
         (Err(errors), _) => dummy::stub(&input.ident, tracked, errors),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    /// Pieces of attribute syntax, valid and not, for the derive to chew on.
+    const PIECES: &[&str] = &[
+        "env",
+        "scopes",
+        "default",
+        "policy",
+        "scope",
+        "=",
+        "=",
+        ",",
+        ",",
+        "\"CLAY_KEY\"",
+        "\"clay-key\"",
+        "\"read:*\"",
+        "\"write:rows\"",
+        "\"Read:x\"",
+        "\"read:**\"",
+        "\"\"",
+        "\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\"",
+        "42",
+        "true",
+        "1.5",
+        "development",
+        "prod",
+        "qa",
+        "\"eu-west\"",
+        "r#type",
+        "::",
+        "-",
+        "\"missing.toml\"",
+    ];
+
+    /// Token soup with balanced delimiters, so that most of it reaches the derive.
+    fn soup() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(PIECES).prop_map(str::to_owned);
+        piece.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(|p| p.join(" ")),
+                prop::collection::vec(inner.clone(), 0..6)
+                    .prop_map(|p| format!("({})", p.join(" "))),
+                prop::collection::vec(inner, 0..6).prop_map(|p| format!("[{}]", p.join(" "))),
+            ]
+        })
+    }
+
+    fn field_type() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(
+            &[
+                "ApiKey",
+                "Option<ApiKey>",
+                "Secret",
+                "Option<WebhookSecret>",
+                "String",
+                "u16",
+                "Vec<ApiKey>",
+                "&'static str",
+                "Option<Option<ApiKey>>",
+                "(u8, u8)",
+            ][..],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever the attributes say, the derive answers with code or errors, never a panic.
+        #[test]
+        fn the_derive_never_panics(
+            container in soup(),
+            first in soup(),
+            second in soup(),
+            first_type in field_type(),
+            second_type in field_type(),
+        ) {
+            let source = format!(
+                "#[clay({container})] struct Config {{ #[clay({first})] a: {first_type}, #[clay({second})] b: {second_type}, }}"
+            );
+            if let Ok(input) = syn::parse_str::<syn::DeriveInput>(&source) {
+                let output = super::derive(&input);
+                prop_assert!(!output.is_empty());
+                // A pasted key never reaches the output: not in an error, not in generated code.
+                let text = output.to_string();
+                prop_assert!(!text.contains("4eC39HqLyjWDarjtT1zdp7dc"), "{}", text);
+            }
+        }
+    }
+}
