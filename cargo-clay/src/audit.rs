@@ -816,9 +816,9 @@ fn rust_uses(root: &Path, prefix: &str) -> BTreeMap<&'static str, (String, u64)>
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        for (index, line) in text.lines().enumerate() {
-            let code = code_only(line);
-            for capture in pattern.captures_iter(&code) {
+        let code = code_only(&text);
+        for (index, line) in code.lines().enumerate() {
+            for capture in pattern.captures_iter(line) {
                 let name = match &capture[1] {
                     "WebhookSecret" => "WebhookSecret",
                     "WebhookVerifier" => "WebhookVerifier",
@@ -837,29 +837,94 @@ fn rust_uses(root: &Path, prefix: &str) -> BTreeMap<&'static str, (String, u64)>
     found
 }
 
-/// A line without its string literals' contents and without its `//` comment, so that a type
-/// named only in a message or a comment does not count as used. A heuristic on one line: raw
-/// and multi-line strings are not followed.
-fn code_only(line: &str) -> String {
-    let mut code = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    let mut in_string = false;
-    while let Some(c) = chars.next() {
-        match (in_string, c) {
-            (true, '\\') => {
-                chars.next();
+/// Rust source without comments and without the contents of string and char literals (raw
+/// strings included), newlines kept, so that a type named only in a message, a doc comment or a
+/// comment does not count as used, and line numbers still match.
+fn code_only(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut code = String::with_capacity(source.len());
+    let mut i = 0;
+    // Keeps line numbers: the newlines inside skipped text are written out.
+    let skip_to = |code: &mut String, from: usize, to: usize| {
+        code.extend(
+            chars[from..to.min(chars.len())]
+                .iter()
+                .filter(|c| **c == '\n'),
+        );
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            let end = chars[i..]
+                .iter()
+                .position(|c| *c == '\n')
+                .map_or(chars.len(), |p| i + p);
+            i = end;
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < chars.len() {
+                if chars[j] == '/' && chars.get(j + 1) == Some(&'*') {
+                    depth += 1;
+                    j += 2;
+                } else if chars[j] == '*' && chars.get(j + 1) == Some(&'/') {
+                    depth -= 1;
+                    j += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    j += 1;
+                }
             }
-            (true, '"') => {
-                in_string = false;
-                code.push('"');
+            skip_to(&mut code, i, j);
+            i = j;
+        } else if c == 'r'
+            && matches!(next, Some('"' | '#'))
+            && !chars
+                .get(i.wrapping_sub(1))
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+            if chars.get(i + 1 + hashes) != Some(&'"') {
+                code.push(c);
+                i += 1;
+                continue;
             }
-            (true, _) => {}
-            (false, '"') => {
-                in_string = true;
-                code.push('"');
+            let body = i + 2 + hashes;
+            let closing: Vec<char> = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            let end = (body..chars.len())
+                .find(|&j| chars[j..].starts_with(&closing))
+                .map_or(chars.len(), |j| j + closing.len());
+            code.push_str("\"\"");
+            skip_to(&mut code, body, end);
+            i = end;
+        } else if c == '"' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
             }
-            (false, '/') if chars.peek() == Some(&'/') => break,
-            (false, c) => code.push(c),
+            code.push_str("\"\"");
+            skip_to(&mut code, i + 1, j);
+            i = j + 1;
+        } else if c == '\'' && (next == Some('\\') || chars.get(i + 2) == Some(&'\'')) {
+            // A char literal ('"', '\'', '\u{22}'), not a lifetime: `'x'` ends two further on,
+            // an escape at the first quote after the escaped character.
+            let end = if next == Some('\\') {
+                (i + 3..chars.len())
+                    .find(|&j| chars[j] == '\'')
+                    .map_or(chars.len(), |j| j + 1)
+            } else {
+                i + 3
+            };
+            code.push_str("' '");
+            i = end;
+        } else {
+            code.push(c);
+            i += 1;
         }
     }
     code
@@ -1057,16 +1122,20 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
 mod tests {
     #[test]
     fn code_only_drops_strings_and_comments() {
-        assert_eq!(
-            super::code_only(r#"let v = WebhookVerifier::new(x); // AuditLog"#),
-            "let v = WebhookVerifier::new(x); "
+        let source = "let v = WebhookVerifier::new(x); // AuditLog\n\
+                      help(\"use AuditLog \\\" here \\\n continued WebhookSecret\");\n\
+                      /* AuditLog /* nested */ */ let q = '\"'; let r = r#\"AuditLog \"# ;\n\
+                      fn f<'a>(x: &'a AuditLog) {}\n";
+        let code = super::code_only(source);
+        let lines: Vec<&str> = code.lines().collect();
+        assert_eq!(lines.len(), source.lines().count(), "{code}");
+        assert_eq!(lines[0], "let v = WebhookVerifier::new(x); ");
+        assert!(
+            !lines[1].contains("AuditLog") && !lines[2].contains("WebhookSecret"),
+            "{code}"
         );
-        assert_eq!(
-            super::code_only(
-                r#"help("use clay_config::audit::AuditLog \" here"), url("https://x")"#
-            ),
-            r#"help(""), url("")"#
-        );
+        assert!(!lines[3].contains("AuditLog"), "{code}");
+        assert!(lines[4].contains("&'a AuditLog"), "{code}");
     }
 
     use super::*;
