@@ -3,10 +3,10 @@
 //! excessive.
 //!
 //! Use it through `clay_config::ClayConfig`; the attribute syntax is documented there and in
-//! the README. Stages, one file each: [`attr`] parses `#[clay(...)]`, [`ast`] builds the model,
-//! [`policy`] finds and reads the policy file, [`check`] runs clay-policy's check and puts each
-//! finding on its token, [`expand`] generates the impl, [`dummy`] generates a stub impl beside
-//! the errors. [`ctxt`] collects every error so one build shows them all.
+//! the README. Stages, one file each: `attr` parses `#[clay(...)]`, `ast` builds the model,
+//! `policy` finds and reads the policy file, `check` runs clay-policy's check and puts each
+//! finding on its token, `expand` generates the impl, `dummy` generates a stub impl beside
+//! the errors. `ctxt` collects every error so one build shows them all.
 
 mod ast;
 mod attr;

@@ -1,8 +1,8 @@
-//! [`Scheme::ClayHex`](super::Scheme::ClayHex), the seed's scheme: `x-clay-signature` is the
+//! [`Scheme::ClayHex`], the seed's scheme: `x-clay-signature` is the
 //! lowercase hex HMAC-SHA256 of the raw body, optionally prefixed `sha256=`.
 //!
 //! It has no timestamp, so a captured request can be replayed forever: prefer
-//! [`Scheme::ClayTimestamped`](super::Scheme::ClayTimestamped) where the sender supports it.
+//! [`Scheme::ClayTimestamped`] where the sender supports it.
 
 use http::{HeaderMap, HeaderName};
 

@@ -1,4 +1,4 @@
-//! [`Scheme::ClayTimestamped`](super::Scheme::ClayTimestamped): `x-clay-timestamp` holds Unix
+//! [`Scheme::ClayTimestamped`]: `x-clay-timestamp` holds Unix
 //! seconds and `x-clay-signature` the lowercase hex HMAC-SHA256 of `"{timestamp}.{body}"`
 //! (optionally prefixed `sha256=`). The timestamp is signed, so a captured request is refused
 //! once it is older than the verifier's tolerance.

@@ -1,4 +1,4 @@
-//! [`Scheme::GitHub`](super::Scheme::GitHub): `x-hub-signature-256: sha256=<hex>`, the lowercase
+//! [`Scheme::GitHub`]: `x-hub-signature-256: sha256=<hex>`, the lowercase
 //! hex HMAC-SHA256 of the raw body. GitHub sends no timestamp; use the `x-github-delivery` id
 //! to drop duplicates if replays matter.
 

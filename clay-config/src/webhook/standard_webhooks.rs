@@ -1,4 +1,4 @@
-//! [`Scheme::StandardWebhooks`](super::Scheme::StandardWebhooks) (standardwebhooks.com, as sent
+//! [`Scheme::StandardWebhooks`] (standardwebhooks.com, as sent
 //! by Svix and others): `webhook-id`, `webhook-timestamp` (Unix seconds) and
 //! `webhook-signature`, a space-separated list of `v1,<base64>` entries, each the HMAC-SHA256
 //! of `"{id}.{timestamp}.{body}"`. The secret is `whsec_` followed by the base64 of the key.

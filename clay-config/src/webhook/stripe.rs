@@ -1,4 +1,4 @@
-//! [`Scheme::Stripe`](super::Scheme::Stripe): `stripe-signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…]`,
+//! [`Scheme::Stripe`]: `stripe-signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…]`,
 //! each `v1` the lowercase hex HMAC-SHA256 of `"{t}.{body}"`. The secret (`whsec_…`) is used
 //! as its raw bytes, not decoded.
 //!
