@@ -4,6 +4,41 @@
 
 use std::sync::{Arc, Mutex};
 
+use clay_config::{ApiKey, ClayConfig, Secret, WebhookSecret};
+
+/// DESIGN.md's example config, with two more settings: what the end-to-end tests load.
+#[derive(ClayConfig, Debug)]
+pub struct Clay {
+    /// Reads enrichment tables.
+    #[clay(env = "CLAY_READ_KEY",
+           scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
+    pub reader: ApiKey,
+
+    /// Writes rows; no key at all in development.
+    #[clay(env = "CLAY_WRITE_KEY", scopes(staging = ["write:limited"], production = ["write:rows"]))]
+    pub writer: Option<ApiKey>,
+
+    /// Verifies incoming webhooks.
+    #[clay(env = "CLAY_WEBHOOK_SECRET")]
+    pub webhook_secret: WebhookSecret,
+
+    /// An optional shared secret.
+    #[clay(env = "CLAY_SECRET")]
+    pub secret: Option<Secret>,
+
+    /// A setting with a string default.
+    #[clay(env = "CLAY_BASE_URL", default = "https://api.clay.com")]
+    pub base_url: String,
+
+    /// A setting with a number default.
+    #[clay(env = "CLAY_TIMEOUT_SECS", default = 30)]
+    pub timeout_secs: u64,
+
+    /// An optional setting.
+    #[clay(env = "CLAY_REGION")]
+    pub region: Option<String>,
+}
+
 /// The date `days` days before today (UTC), as `YYYY-MM-DD`: an `_ISSUED_AT` value.
 pub fn days_ago(days: i64) -> String {
     let today = jiff::tz::TimeZone::UTC

@@ -1,34 +1,8 @@
 //! End to end: derived configs loaded with `load_from` in each environment, and every loading
 //! rule of DESIGN.md's "Loading" section.
 
-use clay_config::{ApiKey, ClayConfig, LoadError, Secret, WebhookSecret};
-use clay_config_tests::days_ago;
-
-/// The DESIGN.md example.
-#[derive(ClayConfig, Debug)]
-struct Clay {
-    #[clay(env = "CLAY_READ_KEY",
-           scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
-    reader: ApiKey,
-
-    #[clay(env = "CLAY_WRITE_KEY", scopes(staging = ["write:limited"], production = ["write:rows"]))]
-    writer: Option<ApiKey>,
-
-    #[clay(env = "CLAY_WEBHOOK_SECRET")]
-    webhook_secret: WebhookSecret,
-
-    #[clay(env = "CLAY_SECRET")]
-    secret: Option<Secret>,
-
-    #[clay(env = "CLAY_BASE_URL", default = "https://api.clay.com")]
-    base_url: String,
-
-    #[clay(env = "CLAY_TIMEOUT_SECS", default = 30)]
-    timeout_secs: u64,
-
-    #[clay(env = "CLAY_REGION")]
-    region: Option<String>,
-}
+use clay_config::{ClayConfig, LoadError};
+use clay_config_tests::{Clay, days_ago};
 
 const TEST_READ: &str = "sk_test_reader0123456789abcdefghij";
 const TEST_WRITE: &str = "sk_test_writer0123456789abcdefghij";

@@ -5,22 +5,9 @@
 //! Windows that lie entirely inside the policy's public key prefix (`sk_live_`, `sk_test_`) are
 //! not secret and are skipped: messages name the prefix on purpose ("a live key (sk_live_…)").
 
-use clay_config::{ApiKey, ClayConfig, Secret, WebhookSecret};
-use clay_config_tests::with_captured_tracing;
+use clay_config::ClayConfig;
+use clay_config_tests::{Clay, with_captured_tracing};
 use proptest::prelude::*;
-
-#[derive(ClayConfig, Debug)]
-struct Clay {
-    #[clay(env = "CLAY_READ_KEY",
-           scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
-    reader: ApiKey,
-    #[clay(env = "CLAY_WRITE_KEY", scopes(staging = ["write:limited"], production = ["write:rows"]))]
-    writer: Option<ApiKey>,
-    #[clay(env = "CLAY_WEBHOOK_SECRET")]
-    webhook_secret: WebhookSecret,
-    #[clay(env = "CLAY_SECRET")]
-    secret: Option<Secret>,
-}
 
 fn assert_no_window(output: &str, secret: &str, prefix_len: usize) {
     let bytes = secret.as_bytes();

@@ -6,23 +6,8 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use clay_config::{ApiKey, ClayConfig, LoadError, Loaded, WebhookSecret};
-use clay_config_tests::{days_ago, with_captured_tracing};
-
-#[derive(ClayConfig, Debug)]
-struct Clay {
-    #[clay(env = "CLAY_READ_KEY",
-           scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
-    reader: ApiKey,
-    #[clay(env = "CLAY_WRITE_KEY", scopes(staging = ["write:limited"], production = ["write:rows"]))]
-    writer: Option<ApiKey>,
-    #[clay(env = "CLAY_WEBHOOK_SECRET")]
-    webhook_secret: WebhookSecret,
-    #[clay(env = "CLAY_BASE_URL", default = "https://attribute.example")]
-    base_url: String,
-    #[clay(env = "CLAY_TIMEOUT_SECS", default = 30)]
-    timeout_secs: u64,
-}
+use clay_config::{ApiKey, ClayConfig, LoadError, Loaded};
+use clay_config_tests::{Clay, days_ago, with_captured_tracing};
 
 /// A struct checked against `ui/policies/require_prefix.toml` (custom prefixes, 30-day rotation).
 #[derive(ClayConfig, Debug)]
@@ -222,7 +207,7 @@ fn settings_precedence_variable_then_environment_table_then_default_then_attribu
     assert_eq!(clay.base_url, "https://default.example");
     // No file: the attribute's default.
     let clay = load(staging(&[])).expect("loads").config;
-    assert_eq!(clay.base_url, "https://attribute.example");
+    assert_eq!(clay.base_url, "https://api.clay.com");
     assert_eq!(clay.timeout_secs, 30);
 }
 
@@ -278,7 +263,7 @@ fn bad_settings_files_are_clear_errors() {
         (write_file(dir.path(), "broken.toml", "[default\nbase_url = 1\n"), ":1:9: ".to_owned()),
         (
             write_file(dir.path(), "unknown.toml", "[default]\nbase_ur = \"x\"\n"),
-            ":2:1: unknown setting `base_ur` (settings of `Clay`: base_url, timeout_secs); did you mean `base_url`?".to_owned(),
+            ":2:1: unknown setting `base_ur` (settings of `Clay`: base_url, timeout_secs, region); did you mean `base_url`?".to_owned(),
         ),
         (
             write_file(dir.path(), "byvar.toml", "[default]\nCLAY_BASE_URL = \"x\"\n"),
