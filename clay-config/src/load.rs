@@ -162,7 +162,7 @@ pub struct Loader {
     settings: Option<SettingsFile>,
     problems: Vec<LoadProblem>,
     warnings: Vec<LoadWarning>,
-    /// SHA-256 of each secret value seen, to find two fields holding the same secret.
+    /// SHA-256 of each API key seen, to find two key fields holding the same value.
     secret_digests: Vec<([u8; 32], &'static str)>,
 }
 
@@ -495,6 +495,11 @@ impl Loader {
                 ),
             );
             return None;
+        }
+        // Separate service accounts: two API keys may not share a value. (Other secrets may
+        // legitimately coincide with each other; DESIGN.md pins the rule to key fields.)
+        if field.kind != FieldKind::ApiKey {
+            return Some(value);
         }
         let digest: [u8; 32] = Sha256::digest(value.as_bytes()).into();
         if let Some((_, other)) = self.secret_digests.iter().find(|(d, _)| *d == digest) {

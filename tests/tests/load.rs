@@ -276,3 +276,18 @@ fn a_loaded_webhook_secret_verifies_a_delivery() {
     assert!(verifier.verify(&headers, body).is_ok());
     assert!(verifier.verify(&headers, b"tampered").is_err());
 }
+
+/// The separate-accounts rule is about API keys; other secrets are not compared.
+#[test]
+fn only_api_keys_are_compared_for_shared_values() {
+    let clay = Clay::load_from([
+        ("CLAY_READ_KEY", TEST_READ),
+        ("CLAY_WEBHOOK_SECRET", HOOK),
+        ("CLAY_SECRET", HOOK),
+    ])
+    .expect("a secret may equal the webhook secret");
+    assert_eq!(
+        clay.secret.as_ref().map(|s| s.fingerprint()),
+        Some(clay.webhook_secret.fingerprint())
+    );
+}
