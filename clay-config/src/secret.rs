@@ -182,34 +182,53 @@ pub trait ScopeUseRecorder: Send + Sync {
 #[derive(Clone)]
 pub struct ApiKey {
     secret: SecretValue,
-    environment: Cow<'static, str>,
     scopes: ScopeSet,
-    /// What a `ScopeDenied` shows as granted: the manifest's declaration for loaded keys, so a
-    /// refusal costs no allocation.
-    granted: Granted,
+    /// Who the key is, as a refusal names it: two `'static` pointers into the manifest for a
+    /// loaded key, so a `ScopeDenied` costs no allocation and little copying.
+    identity: KeyIdentity,
     recorder: Option<Arc<dyn ScopeUseRecorder>>,
 }
 
-/// The granted scopes as a refusal shows them.
-#[derive(Clone, PartialEq, Eq)]
-enum Granted {
-    Declared(&'static [&'static str]),
-    Set(Arc<ScopeSet>),
+/// The variable, environment and granted scopes of a key, for refusals.
+#[derive(Clone)]
+enum KeyIdentity {
+    Declared {
+        var: &'static str,
+        declared: &'static crate::EnvironmentScopes,
+    },
+    Built(Arc<BuiltIdentity>),
 }
 
-impl fmt::Display for Granted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// [`KeyIdentity`] of a key built by hand.
+struct BuiltIdentity {
+    var: String,
+    environment: String,
+    scopes: ScopeSet,
+}
+
+impl KeyIdentity {
+    fn var(&self) -> &str {
         match self {
-            Granted::Set(set) => fmt::Display::fmt(set, f),
-            Granted::Declared([]) => f.write_str("nothing"),
-            Granted::Declared(scopes) => f.write_str(&scopes.join(", ")),
+            KeyIdentity::Declared { var, .. } => var,
+            KeyIdentity::Built(built) => &built.var,
         }
     }
-}
 
-impl fmt::Debug for Granted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")
+    fn environment(&self) -> &str {
+        match self {
+            KeyIdentity::Declared { declared, .. } => declared.environment,
+            KeyIdentity::Built(built) => &built.environment,
+        }
+    }
+
+    fn write_granted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyIdentity::Built(built) => fmt::Display::fmt(&built.scopes, f),
+            KeyIdentity::Declared { declared, .. } if declared.scopes.is_empty() => {
+                f.write_str("nothing")
+            }
+            KeyIdentity::Declared { declared, .. } => f.write_str(&declared.scopes.join(", ")),
+        }
     }
 }
 
@@ -222,9 +241,13 @@ impl ApiKey {
         scopes: ScopeSet,
     ) -> Self {
         ApiKey {
-            secret: SecretValue::new(Some(Cow::Owned(var.into())), value.into()),
-            environment: Cow::Owned(environment.into()),
-            granted: Granted::Set(Arc::new(scopes.clone())),
+            // The identity names the key; the value's own record needs no second copy.
+            secret: SecretValue::new(None, value.into()),
+            identity: KeyIdentity::Built(Arc::new(BuiltIdentity {
+                var: var.into(),
+                environment: environment.into(),
+                scopes: scopes.clone(),
+            })),
             scopes,
             recorder: None,
         }
@@ -238,9 +261,8 @@ impl ApiKey {
         scopes: ScopeSet,
     ) -> Self {
         ApiKey {
-            secret: SecretValue::new(Some(Cow::Borrowed(var)), value),
-            environment: Cow::Borrowed(declared.environment),
-            granted: Granted::Declared(declared.scopes),
+            secret: SecretValue::new(None, value),
+            identity: KeyIdentity::Declared { var, declared },
             scopes,
             recorder: None,
         }
@@ -257,13 +279,15 @@ impl ApiKey {
     }
 
     /// True when the key may be used for `scope` (`action:resource`). Never allocates.
+    #[inline]
     pub fn allows(&self, scope: &str) -> bool {
         self.scopes.allows_str(scope)
     }
 
     /// The key, if it may be used for `scope`; otherwise which key, scope and environment were
     /// refused. With an audit log attached, the decision is recorded. Neither outcome
-    /// allocates (for scopes up to 32 bytes, which nearly every real scope is).
+    /// allocates (for scopes up to 30 bytes, which nearly every real scope is).
+    #[inline]
     pub fn require(&self, scope: &str) -> Result<&ApiKey, ScopeDenied> {
         let granted = self.scopes.allows_str(scope);
         if let Some(recorder) = &self.recorder {
@@ -273,22 +297,20 @@ impl ApiKey {
             Ok(self)
         } else {
             Err(ScopeDenied {
-                var: self.secret.var.clone(),
+                key: self.identity.clone(),
                 scope: ScopeText::new(scope),
-                environment: self.environment.clone(),
-                granted: self.granted.clone(),
             })
         }
     }
 
     /// The variable the key was read from.
     pub fn var(&self) -> &str {
-        self.secret.var.as_deref().unwrap_or("(set in code)")
+        self.identity.var()
     }
 
     /// The environment the key was loaded for.
     pub fn environment(&self) -> &str {
-        &self.environment
+        self.identity.environment()
     }
 
     /// The key's fingerprint.
@@ -307,25 +329,23 @@ impl fmt::Debug for ApiKey {
         f.debug_struct("ApiKey")
             .field("var", &self.var())
             .field("fingerprint", &format_args!("{}", self.secret.fingerprint))
-            .field("environment", &&*self.environment)
+            .field("environment", &self.environment())
             .field("scopes", &format_args!("{}", self.scopes))
             .finish_non_exhaustive()
     }
 }
 
 /// [`ApiKey::require`] refused: the key was not declared for that scope in this environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ScopeDenied {
-    var: Option<Cow<'static, str>>,
+    key: KeyIdentity,
     scope: ScopeText,
-    environment: Cow<'static, str>,
-    granted: Granted,
 }
 
 impl ScopeDenied {
     /// The key's variable.
     pub fn var(&self) -> &str {
-        self.var.as_deref().unwrap_or("(set in code)")
+        self.key.var()
     }
     /// The scope asked for.
     pub fn scope(&self) -> &str {
@@ -333,25 +353,47 @@ impl ScopeDenied {
     }
     /// The environment the key was loaded for.
     pub fn environment(&self) -> &str {
-        &self.environment
+        self.key.environment()
     }
 }
+
+impl PartialEq for ScopeDenied {
+    fn eq(&self, other: &Self) -> bool {
+        self.var() == other.var()
+            && self.scope() == other.scope()
+            && self.environment() == other.environment()
+            && self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for ScopeDenied {}
 
 impl fmt::Display for ScopeDenied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "`{}` may not be used for `{}` in `{}` (granted: {})",
+            "`{}` may not be used for `{}` in `{}` (granted: ",
             self.var(),
             self.scope(),
-            self.environment,
-            self.granted
-        )
+            self.environment()
+        )?;
+        self.key.write_granted(f)?;
+        f.write_str(")")
+    }
+}
+
+impl fmt::Debug for ScopeDenied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeDenied")
+            .field("var", &self.var())
+            .field("scope", &self.scope())
+            .field("environment", &self.environment())
+            .finish()
     }
 }
 
 /// Bytes a refused scope may have and still be kept inline.
-const INLINE_SCOPE: usize = 32;
+const INLINE_SCOPE: usize = 30;
 
 /// The refused scope, kept without allocating when it is short (as every real scope is).
 #[derive(Clone)]
@@ -361,6 +403,7 @@ enum ScopeText {
 }
 
 impl ScopeText {
+    #[inline]
     fn new(scope: &str) -> Self {
         match u8::try_from(scope.len()) {
             Ok(len) if scope.len() <= INLINE_SCOPE => {

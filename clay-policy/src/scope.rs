@@ -141,6 +141,7 @@ fn resource_covers(resource: &str, other: &str) -> bool {
 }
 
 /// [`resource_covers`] on bytes, for [`ScopeSet::allows_str`].
+#[inline]
 fn resource_covers_bytes(resource: &[u8], other: &[u8]) -> bool {
     if resource == b"*" || resource == other {
         return true;
@@ -161,6 +162,7 @@ fn resource_is_wildcard(resource: &str) -> bool {
 
 /// True for a valid scope: one pass over the bytes, no allocation. [`split_and_validate`]
 /// explains what is wrong when this says no.
+#[inline]
 fn is_valid_scope(text: &str) -> bool {
     let Some((action, resource)) = text.split_once(':') else {
         return false;
@@ -336,6 +338,7 @@ impl ScopeSet {
     /// string is a valid scope). Without a wildcard in the set that is the whole answer. With
     /// one, the asked scope's parts are compared to each grant as borrowed slices, and only an
     /// answer that rests on a wildcard validates the asked scope.
+    #[inline]
     pub fn allows_str(&self, scope: &str) -> bool {
         if self.scopes.iter().any(|granted| granted.as_str() == scope) {
             return true;
