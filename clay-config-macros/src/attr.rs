@@ -213,12 +213,19 @@ fn unknown_key(
     skip_value(meta.input)
 }
 
+/// Takes the tokens up to the next top-level comma (an unusable value, to report and move
+/// past).
+fn take_value(input: ParseStream<'_>) -> syn::Result<proc_macro2::TokenStream> {
+    let mut tokens = proc_macro2::TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        tokens.extend([input.parse::<TokenTree>()?]);
+    }
+    Ok(tokens)
+}
+
 /// Skips `= value` or `(...)` up to the next top-level comma.
 fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
-    while !input.is_empty() && !input.peek(Token![,]) {
-        input.parse::<TokenTree>()?;
-    }
-    Ok(())
+    take_value(input).map(drop)
 }
 
 /// `key = "string"`; anything else is reported under `rule` and skipped.
@@ -245,10 +252,7 @@ fn string_value(
         return Ok(Some(Spanned::from_lit(&lit)));
     }
     let start = input.span();
-    let mut tokens = proc_macro2::TokenStream::new();
-    while !input.is_empty() && !input.peek(Token![,]) {
-        tokens.extend([input.parse::<TokenTree>()?]);
-    }
+    let tokens = take_value(input)?;
     if tokens.is_empty() {
         ctxt.error_at(
             start,
@@ -295,12 +299,8 @@ fn default_value(ctxt: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
         let lit: LitStr = input.parse()?;
         return Ok(Some(Spanned::from_lit(&lit)));
     }
-    let mut tokens = proc_macro2::TokenStream::new();
-    while !input.is_empty() && !input.peek(Token![,]) {
-        tokens.extend([input.parse::<TokenTree>()?]);
-    }
     ctxt.error_spanned_by(
-        tokens,
+        take_value(input)?,
         Rule::UnknownAttribute,
         "`default` takes a string, number or boolean literal: `default = \"…\"`",
     );
@@ -336,6 +336,20 @@ fn scopes_value(ctxt: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<V
             skip_comma(&content)?;
             continue;
         };
+        // A key pasted as an environment name is reported here, before any message repeats it.
+        if clay_policy::looks_like_credential(
+            &environment.text,
+            clay_policy::Policy::builtin().keys(),
+        ) {
+            ctxt.error_at(
+                environment.span,
+                Rule::HardcodedSecret,
+                "an environment name in `scopes(...)` looks like a key: name an environment of the policy, keep keys in environment variables",
+            );
+            skip_value(&content)?;
+            skip_comma(&content)?;
+            continue;
+        }
         if content.parse::<Token![=]>().is_err() || !content.peek(syn::token::Bracket) {
             ctxt.error_at(
                 environment.span,
@@ -358,12 +372,8 @@ fn scopes_value(ctxt: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<V
                 let lit: LitStr = list.parse()?;
                 scopes.push(Spanned::from_lit(&lit));
             } else {
-                let mut tokens = proc_macro2::TokenStream::new();
-                while !list.is_empty() && !list.peek(Token![,]) {
-                    tokens.extend([list.parse::<TokenTree>()?]);
-                }
                 ctxt.error_spanned_by(
-                    tokens,
+                    take_value(&list)?,
                     Rule::MalformedScope,
                     "a scope is a string literal such as \"read:tables\"",
                 );

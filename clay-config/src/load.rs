@@ -6,14 +6,13 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{FieldManifest, Manifest};
 use crate::secret::{ApiKey, Secret, WebhookSecret};
 use crate::settings::SettingsFile;
-use crate::{ClayConfig, FieldKind, Policy, ScopeSet, canonical_environment};
+use crate::{ClayConfig, FieldKind, Policy, Rotation, ScopeSet, canonical_environment};
 
 /// Selects the environment; unset means `development`.
 pub const CLAY_ENV: &str = "CLAY_ENV";
@@ -156,14 +155,44 @@ pub struct Loader {
     manifest: &'static Manifest,
     origin: Origin,
     vars: BTreeMap<String, RawValue>,
-    environment: Arc<str>,
-    policy: Option<Policy>,
-    runtime_policy: Option<Policy>,
+    /// The compiled policy, parsed once per process and kept by the manifest.
+    policy: &'static Policy,
+    /// The environment being loaded: a name from `policy`.
+    environment: &'static str,
+    /// What keys must satisfy here, runtime policy included; computed once per load.
+    rules: KeyRules,
     settings: Option<SettingsFile>,
     problems: Vec<LoadProblem>,
     warnings: Vec<LoadWarning>,
     /// SHA-256 of each API key seen, to find two key fields holding the same value.
-    secret_digests: Vec<([u8; 32], &'static str)>,
+    key_digests: Vec<([u8; 32], &'static str)>,
+}
+
+/// The key rules in force for one load: the compiled policy's for the environment, tightened
+/// (never loosened) by a `CLAY_POLICY` runtime policy.
+struct KeyRules {
+    live_allowed: bool,
+    require_prefix: bool,
+    rotation: Rotation,
+}
+
+impl KeyRules {
+    fn of(policy: &Policy, environment: &str, runtime: Option<&Policy>) -> Self {
+        let live = |p: &Policy| p.environment(environment).is_some_and(|e| e.live_keys());
+        let mut rules = KeyRules {
+            live_allowed: live(policy),
+            require_prefix: policy.keys().require_prefix,
+            rotation: policy.rotation(),
+        };
+        if let Some(runtime) = runtime {
+            rules.live_allowed &= live(runtime);
+            rules.require_prefix |= runtime.keys().require_prefix;
+            let tighter = runtime.rotation();
+            rules.rotation.max_age_days = rules.rotation.max_age_days.min(tighter.max_age_days);
+            rules.rotation.warn_age_days = rules.rotation.warn_age_days.min(tighter.warn_age_days);
+        }
+        rules
+    }
 }
 
 impl Loader {
@@ -197,13 +226,13 @@ impl Loader {
             manifest,
             origin,
             vars: vars.collect(),
-            environment: Arc::from(clay_policy::DEVELOPMENT),
-            policy: None,
-            runtime_policy: None,
+            policy: Policy::builtin(),
+            environment: clay_policy::DEVELOPMENT,
+            rules: KeyRules::of(Policy::builtin(), clay_policy::DEVELOPMENT, None),
             settings: None,
             problems: Vec::new(),
             warnings: Vec::new(),
-            secret_digests: Vec::new(),
+            key_digests: Vec::new(),
         }
     }
 
@@ -231,7 +260,7 @@ impl Loader {
     /// Runs the whole load: environment, policy, `.env`, settings file, every field.
     pub(crate) fn run<T: ClayConfig>(mut self) -> Result<Loaded<T>, LoadError> {
         match self.manifest.policy.policy() {
-            Ok(policy) => self.policy = Some(policy.clone()),
+            Ok(policy) => self.policy = policy,
             Err(reason) => {
                 let message = format!(
                     "the compiled policy `{}` no longer parses ({reason}): rebuild with matching clay-config versions",
@@ -245,22 +274,18 @@ impl Loader {
             return Err(self.error());
         }
         self.read_dotenv();
-        self.load_runtime_policy();
+        let runtime = self.load_runtime_policy();
+        self.rules = KeyRules::of(self.policy, self.environment, runtime.as_ref());
         self.load_settings_file();
         let config = T::__build(&mut self);
         match config {
             Some(config) if self.problems.is_empty() => Ok(Loaded {
                 config,
-                environment: self.environment.to_string(),
+                environment: self.environment.to_owned(),
                 warnings: self.warnings,
             }),
             _ => Err(self.error()),
         }
-    }
-
-    fn policy(&self) -> &Policy {
-        // Set first thing in `run`, before any field is read.
-        self.policy.as_ref().unwrap_or_else(|| Policy::builtin())
     }
 
     /// The text of a variable; a non-UTF-8 value is reported (once) and treated as unset.
@@ -284,7 +309,7 @@ impl Loader {
     /// (pasted into the wrong variable) is refused without being shown.
     fn control_text(&mut self, var: &str) -> Option<String> {
         let value = self.text(var)?;
-        if clay_policy::looks_like_credential(&value, self.policy().keys()) {
+        if clay_policy::looks_like_credential(&value, self.policy.keys()) {
             self.problem(
                 Some(var),
                 format!("`{var}` holds what looks like a key (not shown): keys go in their own variables"),
@@ -299,11 +324,7 @@ impl Loader {
             // Unset means development; a non-UTF-8 value was reported by `text`.
             return self.problems.is_empty();
         };
-        let valid: Vec<String> = self
-            .policy()
-            .environment_names()
-            .map(str::to_owned)
-            .collect();
+        let valid: Vec<String> = self.policy.environment_names().map(str::to_owned).collect();
         let aliases = clay_policy::ALIASES
             .iter()
             .map(|(alias, canonical)| format!("{alias} = {canonical}"))
@@ -313,7 +334,7 @@ impl Loader {
         // decides which keys may exist, so it must be exactly what the operator meant.
         if raw != raw.trim() || raw.chars().any(|c| c.is_ascii_uppercase()) {
             let fixed = raw.trim().to_ascii_lowercase();
-            let hint = if self.policy().environment(&fixed).is_some() {
+            let hint = if self.policy.environment(&fixed).is_some() {
                 format!("; did you mean `{}`?", canonical_environment(&fixed))
             } else {
                 String::new()
@@ -327,18 +348,18 @@ impl Loader {
             );
             return false;
         }
-        match self.policy().environment(&raw) {
+        match self.policy.environment(&raw) {
             Some(env) => {
-                self.environment = Arc::from(env.name());
+                self.environment = env.name();
                 true
             }
             None => {
-                let hint = self.policy().suggest_environment(&raw);
+                let hint = self.policy.suggest_environment(&raw);
                 self.problem(
                     Some(CLAY_ENV),
                     format!(
                         "`CLAY_ENV` is {raw:?}, which is not an environment of the {}{hint} (valid: {}; aliases: {aliases})",
-                        policy_phrase(self.policy()),
+                        self.policy.source().describe(),
                         valid.join(", ")
                     ),
                 );
@@ -354,7 +375,7 @@ impl Loader {
         if self.origin != Origin::Process || !Path::new(".env").is_file() {
             return;
         }
-        if &*self.environment != clay_policy::DEVELOPMENT {
+        if self.environment != clay_policy::DEVELOPMENT {
             let message = format!(
                 "`.env` found in the working directory and ignored: `.env` files are read only in development, and `{}` reads secrets from the real environment",
                 self.environment
@@ -380,15 +401,15 @@ impl Loader {
         }
     }
 
-    fn load_runtime_policy(&mut self) {
-        let Some(path) = self.control_text(CLAY_POLICY) else {
-            return;
-        };
+    /// Reads `CLAY_POLICY` and re-checks the compiled declarations for this environment with
+    /// it; the policy is returned for the key rules it tightens.
+    fn load_runtime_policy(&mut self) -> Option<Policy> {
+        let path = self.control_text(CLAY_POLICY)?;
         let text = match read_text_file(&path) {
             Ok(text) => text,
             Err(reason) => {
                 self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {path}: {reason}"));
-                return;
+                return None;
             }
         };
         let policy = match Policy::from_toml(&text, path.clone()) {
@@ -397,16 +418,16 @@ impl Loader {
                 for line in err.to_string().lines() {
                     self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {line}"));
                 }
-                return;
+                return None;
             }
         };
-        if policy.environment(&self.environment).is_none() {
+        if policy.environment(self.environment).is_none() {
             let message = format!(
                 "`CLAY_POLICY` {path} does not define `{}`: the runtime policy must cover the environment being loaded",
                 self.environment
             );
             self.problem(Some(CLAY_POLICY), message);
-            return;
+            return None;
         }
         let declarations = self.manifest.declarations();
         let findings = clay_policy::check(&declarations, &policy);
@@ -422,7 +443,7 @@ impl Loader {
                         .as_ref()
                         .and_then(|lists| lists.get(environment))
                         .map(|list| canonical_environment(&list.environment).to_owned());
-                    if listed.as_deref() != Some(&*self.environment) {
+                    if listed.as_deref() != Some(self.environment) {
                         continue;
                     }
                     field
@@ -435,30 +456,15 @@ impl Loader {
                 format!("{finding} (runtime policy from `CLAY_POLICY`; key `{var}`)"),
             );
         }
-        self.runtime_policy = Some(policy);
+        Some(policy)
     }
 
     fn load_settings_file(&mut self) {
         let Some(path) = self.control_text(CLAY_CONFIG) else {
             return;
         };
-        match SettingsFile::read(&path, self.manifest, self.policy()) {
-            Ok(file) => {
-                let mut unknown_env = Vec::new();
-                for (env, span) in file.environments() {
-                    if self.policy().environment(env).is_none() {
-                        unknown_env.push(format!(
-                            "{path}:{span}: `[{env}]` is not an environment of the {}{} (tables: [default] and one per environment)",
-                            policy_phrase(self.policy()),
-                            self.policy().suggest_environment(env)
-                        ));
-                    }
-                }
-                for message in unknown_env {
-                    self.problem(Some(CLAY_CONFIG), message);
-                }
-                self.settings = Some(file);
-            }
+        match SettingsFile::read(&path, self.manifest, self.policy) {
+            Ok(file) => self.settings = Some(file),
             Err(problems) => {
                 for message in problems {
                     self.problem(Some(CLAY_CONFIG), message);
@@ -467,8 +473,8 @@ impl Loader {
         }
     }
 
-    /// Reads a secret variable with the checks every secret gets: set, not blank, not the
-    /// same value as another secret field.
+    /// Reads a secret variable with the checks every secret gets (set, not blank), and for an
+    /// API key, not the value of another key.
     fn secret_text(&mut self, field: &'static FieldManifest, required: bool) -> Option<String> {
         let var = field.env;
         let Some(value) = self.text(var) else {
@@ -502,7 +508,7 @@ impl Loader {
             return Some(value);
         }
         let digest: [u8; 32] = Sha256::digest(value.as_bytes()).into();
-        if let Some((_, other)) = self.secret_digests.iter().find(|(d, _)| *d == digest) {
+        if let Some((_, other)) = self.key_digests.iter().find(|(d, _)| *d == digest) {
             let other = *other;
             self.problem(
                 Some(var),
@@ -511,7 +517,7 @@ impl Loader {
                 ),
             );
         } else {
-            self.secret_digests.push((digest, var));
+            self.key_digests.push((digest, var));
         }
         Some(value)
     }
@@ -523,7 +529,7 @@ impl Loader {
     fn key(&mut self, index: usize, optional: bool) -> Option<Option<ApiKey>> {
         let field = self.field(index)?;
         let Some(declared) = field
-            .declared_in(&self.environment)
+            .declared_in(self.environment)
             .filter(|d| !d.scopes.is_empty())
         else {
             // Least privilege: a key without scopes here must not be on this machine.
@@ -565,67 +571,33 @@ impl Loader {
 
     /// Live keys only where `live_keys` is on; test keys only where it is off.
     fn check_key_environment(&mut self, field: &'static FieldManifest, value: &str) {
-        let Some(env) = self.policy().environment(&self.environment) else {
-            return;
-        };
-        let mut live_allowed = env.live_keys();
-        if let Some(runtime) = self
-            .runtime_policy
-            .as_ref()
-            .and_then(|p| p.environment(&self.environment))
-        {
-            live_allowed &= runtime.live_keys();
-        }
-        let keys = self.policy().keys().clone();
-        let require_prefix = keys.require_prefix
-            || self
-                .runtime_policy
-                .as_ref()
-                .is_some_and(|p| p.keys().require_prefix);
-        let var = field.env;
-        let environment = Arc::clone(&self.environment);
-        if value.starts_with(&keys.live_prefix) {
-            if !live_allowed {
-                self.problem(
-                    Some(var),
-                    format!(
-                        "`{var}` holds a live key ({}…) in {environment}: live keys are allowed only where the policy sets `live_keys = true`; use a test key ({}…) here",
-                        keys.live_prefix, keys.test_prefix
-                    ),
-                );
-            }
+        let keys = self.policy.keys();
+        let (var, environment) = (field.env, self.environment);
+        let problem = if value.starts_with(&keys.live_prefix) {
+            (!self.rules.live_allowed).then(|| format!(
+                "`{var}` holds a live key ({}…) in {environment}: live keys are allowed only where the policy sets `live_keys = true`; use a test key ({}…) here",
+                keys.live_prefix, keys.test_prefix
+            ))
         } else if value.starts_with(&keys.test_prefix) {
-            if live_allowed {
-                self.problem(
-                    Some(var),
-                    format!(
-                        "`{var}` holds a test key ({}…) in {environment}, which uses live keys: set the live key ({}…)",
-                        keys.test_prefix, keys.live_prefix
-                    ),
-                );
-            }
-        } else if require_prefix {
-            self.problem(
-                Some(var),
-                format!(
-                    "`{var}` is neither a live key ({}…) nor a test key ({}…), and the policy sets `require_prefix = true`",
-                    keys.live_prefix, keys.test_prefix
-                ),
-            );
+            self.rules.live_allowed.then(|| format!(
+                "`{var}` holds a test key ({}…) in {environment}, which uses live keys: set the live key ({}…)",
+                keys.test_prefix, keys.live_prefix
+            ))
+        } else {
+            self.rules.require_prefix.then(|| format!(
+                "`{var}` is neither a live key ({}…) nor a test key ({}…), and the policy sets `require_prefix = true`",
+                keys.live_prefix, keys.test_prefix
+            ))
+        };
+        if let Some(message) = problem {
+            self.problem(Some(var), message);
         }
     }
 
     fn check_rotation(&mut self, field: &'static FieldManifest) {
         let var = format!("{}{ISSUED_AT_SUFFIX}", field.env);
-        let mut rotation = self.policy().rotation();
-        if let Some(runtime) = &self.runtime_policy {
-            rotation.max_age_days = rotation.max_age_days.min(runtime.rotation().max_age_days);
-            rotation.warn_age_days = rotation.warn_age_days.min(runtime.rotation().warn_age_days);
-        }
-        let production = &*self.environment == clay_policy::PRODUCTION;
-        if self.vars.contains_key(&var) && self.mentions(&var) {
-            return;
-        }
+        let rotation = self.rules.rotation;
+        let production = self.environment == clay_policy::PRODUCTION;
         let Some(issued) = self.control_text(&var) else {
             if production && field.kind == FieldKind::ApiKey {
                 let message = format!(
@@ -721,7 +693,7 @@ impl Loader {
             return Some((value, format!("`{}`", field.env)));
         }
         if let Some(file) = &self.settings
-            && let Some((value, place)) = file.value(&self.environment, field.name)
+            && let Some((value, place)) = file.value(self.environment, field.name)
         {
             return Some((value, place));
         }
@@ -754,7 +726,7 @@ impl Loader {
             Ok(value) => Some(Some(value)),
             Err(err) => {
                 // A setting is not a secret, but a value that looks like one is not echoed.
-                let reason = if clay_policy::looks_like_credential(&text, self.policy().keys()) {
+                let reason = if clay_policy::looks_like_credential(&text, self.policy.keys()) {
                     "the value looks like a key; keys belong in `ApiKey` or `Secret` fields"
                         .to_owned()
                 } else {
@@ -791,7 +763,7 @@ impl Loader {
 
     /// The environment being loaded (canonical name).
     pub fn environment(&self) -> &str {
-        &self.environment
+        self.environment
     }
 }
 
@@ -811,13 +783,6 @@ fn kind_phrase(kind: FieldKind) -> &'static str {
         FieldKind::Secret => "secret",
         FieldKind::WebhookSecret => "webhook secret",
         FieldKind::Setting => "setting",
-    }
-}
-
-fn policy_phrase(policy: &Policy) -> String {
-    match policy.source() {
-        clay_policy::PolicySource::BuiltIn => "built-in table".to_owned(),
-        clay_policy::PolicySource::File(name) => format!("policy {name}"),
     }
 }
 

@@ -13,9 +13,8 @@ pub(crate) const DEFAULT_TABLE: &str = "default";
 
 /// A parsed settings file: values by table and field name, with their `line:column`.
 pub(crate) struct SettingsFile {
-    path: String,
-    /// Table name → (`line:column` of the header, its values).
-    tables: BTreeMap<String, (String, TableValues)>,
+    /// Table name → its values.
+    tables: BTreeMap<String, TableValues>,
 }
 
 /// Field name → (value as text, `path:line:column`).
@@ -60,7 +59,10 @@ impl SettingsFile {
         let mut problems = Vec::new();
         let mut tables = BTreeMap::new();
         let keys = policy.keys();
-        for (table_name, table) in document.get_ref().iter() {
+        // In file order, so that a table given twice is reported where it is given again.
+        let mut in_file_order: Vec<_> = document.get_ref().iter().collect();
+        in_file_order.sort_by_key(|(name, _)| name.span().start);
+        for (table_name, table) in in_file_order {
             let header = at(line_start(table_name.span().start));
             let table_name = table_name.get_ref().as_ref();
             if clay_policy::looks_like_credential(table_name, keys) {
@@ -75,6 +77,14 @@ impl SettingsFile {
                 ));
                 continue;
             };
+            if table_name != DEFAULT_TABLE && policy.environment(table_name).is_none() {
+                problems.push(format!(
+                    "{header}: `[{table_name}]` is not an environment of the {}{} (tables: [default] and one per environment)",
+                    policy.source().describe(),
+                    policy.suggest_environment(table_name)
+                ));
+                continue;
+            }
             let mut values = BTreeMap::new();
             for (key, value) in entries.iter() {
                 let place = at(key.span().start);
@@ -147,7 +157,13 @@ impl SettingsFile {
                 }
                 values.insert(key.to_owned(), (text_value, place));
             }
-            tables.insert(table_name.to_owned(), (header, values));
+            // Tables are kept under the environment's name: `[prod]` is `[production]`.
+            let canonical = clay_policy::canonical_environment(table_name);
+            if tables.insert(canonical.to_owned(), values).is_some() {
+                problems.push(format!(
+                    "{header}: `[{table_name}]` names `{canonical}` a second time: keep one table per environment"
+                ));
+            }
         }
         // In file order: `path:line:column: …`.
         problems.sort_by_key(|message: &String| {
@@ -160,49 +176,18 @@ impl SettingsFile {
             (numbers.next(), numbers.next())
         });
         if problems.is_empty() {
-            Ok(SettingsFile {
-                path: path.to_owned(),
-                tables,
-            })
+            Ok(SettingsFile { tables })
         } else {
             Err(problems)
         }
     }
 
-    /// The environment tables (not `[default]`) with the `line:column` of their headers.
-    pub(crate) fn environments(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.tables
-            .iter()
-            .filter(|(name, _)| name.as_str() != DEFAULT_TABLE)
-            .map(|(name, (header, _))| {
-                let position = header
-                    .strip_prefix(&self.path)
-                    .unwrap_or(header)
-                    .trim_start_matches(':');
-                (name.as_str(), position)
-            })
-    }
-
     /// A setting's value for `environment` (its table, else `[default]`), with where it came
     /// from (`clay.toml:4:1`).
     pub(crate) fn value(&self, environment: &str, field: &str) -> Option<(String, String)> {
-        let lookup = |table: &str| {
-            self.tables
-                .get(table)
-                .and_then(|(_, values)| values.get(field))
-                .map(|(value, place)| (value.clone(), place.clone()))
-        };
-        // A table may be named by an alias (`[prod]`).
-        let by_alias = self
-            .tables
-            .keys()
-            .find(|name| {
-                name.as_str() != DEFAULT_TABLE
-                    && clay_policy::canonical_environment(name) == environment
-            })
-            .cloned();
-        by_alias
-            .and_then(|name| lookup(&name))
-            .or_else(|| lookup(DEFAULT_TABLE))
+        [environment, DEFAULT_TABLE]
+            .iter()
+            .find_map(|table| self.tables.get(*table)?.get(field))
+            .cloned()
     }
 }

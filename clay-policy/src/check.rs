@@ -484,7 +484,7 @@ fn check_scopes(index: usize, field: &FieldDecl, policy: &Policy, findings: &mut
                 message: format!(
                     "unknown environment `{}` (the {} defines: {}){}",
                     list.environment,
-                    source_phrase(policy),
+                    policy.source().describe(),
                     policy.environment_names().collect::<Vec<_>>().join(", "),
                     policy.suggest_environment(&list.environment)
                 ),
@@ -742,13 +742,6 @@ pub(crate) fn catalog_problems(scope: &Scope, catalog: &Catalog) -> Vec<String> 
         ));
     }
     problems
-}
-
-fn source_phrase(policy: &Policy) -> String {
-    match policy.source() {
-        crate::PolicySource::BuiltIn => "built-in table".to_owned(),
-        crate::PolicySource::File(name) => format!("policy {name}"),
-    }
 }
 
 fn origin_phrase(environment: &EnvironmentPolicy, policy: &Policy) -> String {

@@ -54,6 +54,16 @@ pub enum PolicySource {
     File(String),
 }
 
+impl PolicySource {
+    /// How messages name the policy in a sentence: `built-in table`, `policy clay-policy.toml`.
+    pub fn describe(&self) -> String {
+        match self {
+            PolicySource::BuiltIn => "built-in table".to_owned(),
+            PolicySource::File(name) => format!("policy {name}"),
+        }
+    }
+}
+
 impl fmt::Display for PolicySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

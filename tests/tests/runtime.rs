@@ -274,6 +274,15 @@ fn bad_settings_files_are_clear_errors() {
             ":1:1: `[prodution]` is not an environment of the built-in table; did you mean `production`?".to_owned(),
         ),
         (
+            write_file(
+                dir.path(),
+                "twice.toml",
+                "[production]\nbase_url = \"a\"\n[prod]\nbase_url = \"b\"\n",
+            ),
+            ":3:1: `[prod]` names `production` a second time: keep one table per environment"
+                .to_owned(),
+        ),
+        (
             write_file(dir.path(), "array.toml", "[default]\nbase_url = [1]\n"),
             "`base_url` must be a string, number, boolean or date".to_owned(),
         ),

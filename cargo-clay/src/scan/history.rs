@@ -86,17 +86,15 @@ pub(super) fn scan(
 
 /// `git -C repo` with settings that make the output parseable whatever the user's config says.
 pub(crate) fn git(repo: &Path) -> Command {
-    let mut command = Command::new("git");
-    command
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "core.quotepath=false", "-c", "diff.noprefix=false"])
-        .args([
-            "-c",
-            "log.showsignature=false",
-            "-c",
-            "diff.mnemonicprefix=false",
-        ]);
+    let mut command = crate::util::git(repo);
+    command.args([
+        "-c",
+        "diff.noprefix=false",
+        "-c",
+        "log.showsignature=false",
+        "-c",
+        "diff.mnemonicprefix=false",
+    ]);
     command
 }
 
