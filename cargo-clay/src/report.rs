@@ -333,7 +333,7 @@ impl Report {
 }
 
 /// Where the rules are documented.
-const HELP_URI: &str = "https://github.com/clay-config/clay-config/blob/main/docs/cli.md";
+const HELP_URI: &str = "https://github.com/clay-config/clay-config/blob/main/cargo-clay/README.md";
 
 /// SHA-256 of `bytes` as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {

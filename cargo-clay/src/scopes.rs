@@ -14,7 +14,7 @@
 //!   (found by looking for `#[derive(… ClayConfig …)]` before `pub struct Name`;
 //!   `--type path::Name` names them instead). It also gives the policy's environments.
 //! - **JSON** (`--manifest-json FILE`): the same JSON, written by the service itself;
-//!   `docs/cli.md` has the hook that prints it.
+//!   `cargo-clay/README.md` has the hook that prints it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -36,7 +36,7 @@ pub struct Args {
     /// The crate's `Cargo.toml`; default: the nearest one from the current directory.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Read the declarations from this JSON file (see docs/cli.md) instead of building a probe.
+    /// Read the declarations from this JSON file (see cargo-clay/README.md) instead of building a probe.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["manifest_path", "types"])]
     pub manifest_json: Option<PathBuf>,
     /// Read the declarations through a generated probe crate that depends on the library
@@ -279,7 +279,7 @@ fn probe(manifest_path: Option<&Path>, types: &[String]) -> Result<Vec<ManifestJ
     let Some(lib) = lib else {
         return Err(Error::Usage(format!(
             "`{name}` has no library target, so no probe can depend on it: print the manifest \
-             from the binary with the hook in docs/cli.md and pass --manifest-json FILE"
+             from the binary with the hook in cargo-clay/README.md and pass --manifest-json FILE"
         )));
     };
     let clay_dep = package["dependencies"]
