@@ -7,16 +7,14 @@ use clay_policy::Policy;
 
 use crate::{Error, Outcome, util};
 
-/// The policy file a crate's derive uses by convention, at the crate root.
-pub const POLICY_FILE: &str = "clay-policy.toml";
-
 /// Arguments of `cargo clay policy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Print the built-in table, whatever the crate has.
     #[arg(long = "default", conflicts_with = "policy")]
     pub builtin: bool,
-    /// The policy file to print (validated); default: `clay-policy.toml` at the crate root.
+    /// The policy file to print (validated); default: the policy in force for the crate
+    /// (`clay-policy.toml` at the crate root, else at the workspace root, else built in).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// The crate's `Cargo.toml`; default: the nearest one from the current directory.
@@ -24,23 +22,23 @@ pub struct Args {
     pub manifest_path: Option<PathBuf>,
 }
 
-/// The policy in force for the crate or repository at `root`: `explicit` when given, else
-/// `clay-policy.toml` in `root` when present, else the built-in table. A file that does not
-/// parse is a usage error listing every problem with `file:line:column`.
+/// The policy in force for the crate or repository at `root`: `explicit` when given, else what
+/// clay-policy's `find_policy` decides (the crate root's `clay-policy.toml`, the workspace
+/// root's, the built-in table), the rule the derive follows. A file that cannot be read or
+/// does not parse is a usage error listing every problem with `file:line:column`.
 pub fn load_policy(root: &Path, explicit: Option<&Path>) -> Result<Policy, Error> {
-    let path = match explicit {
-        Some(path) => path.to_path_buf(),
-        None => {
-            let path = root.join(POLICY_FILE);
-            if !path.is_file() {
-                return Ok(Policy::builtin().clone());
-            }
-            path
+    let location = match explicit {
+        Some(path) => {
+            let Some(path) = path.to_str() else {
+                return Err(Error::Usage(
+                    "the policy path is not valid UTF-8".to_owned(),
+                ));
+            };
+            clay_policy::find_policy(Path::new("."), Some(path))
         }
+        None => clay_policy::find_policy(root, None),
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(path.display(), e))?;
-    let name = explicit.map_or_else(|| POLICY_FILE.to_owned(), |p| p.display().to_string());
-    Policy::from_toml(&text, name).map_err(|e| Error::Usage(e.to_string()))
+    location.load().map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Runs `cargo clay policy`.
@@ -58,12 +56,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
                 Err(_) if args.manifest_path.is_none() => PathBuf::from("."),
                 Err(error) => return Err(error),
             };
-            if !dir.join(POLICY_FILE).is_file() {
-                eprintln!(
-                    "note: no {POLICY_FILE} in {}: the built-in table applies",
-                    dir.display()
-                );
-            }
+            let location = clay_policy::find_policy(&dir, None);
+            eprintln!(
+                "note: the policy in force for {} is {} ({})",
+                dir.display(),
+                location.shown(),
+                location.origin().describe()
+            );
             load_policy(&dir, None)?
         }
     };

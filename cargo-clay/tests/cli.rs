@@ -4,8 +4,9 @@ mod common;
 
 use std::sync::Arc;
 
+use clay_config::ApiKey;
 use clay_config::audit::{AuditEntry, AuditLog, AuditSink, Durability, FileSink};
-use clay_config::{ApiKey, ScopeSet};
+use clay_config::policy::ScopeSet;
 use common::*;
 use serde_json::json;
 

@@ -113,7 +113,7 @@ fn manifest_field(field: &crate::ast::Field<'_>) -> TokenStream {
         ::clay_config::FieldManifest {
             name: #name,
             env: #env,
-            kind: ::clay_config::FieldKind::#kind,
+            kind: ::clay_config::policy::FieldKind::#kind,
             optional: #optional,
             scopes: &[#(#scopes),*],
             default: #default,

@@ -35,12 +35,7 @@ fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
         let errors = ctxt.check().err().unwrap_or_default();
         return dummy::stub(&input.ident, None, errors);
     };
-    let source_file = policy::call_site_file();
-    let outcome = policy::resolve(
-        &ctxt,
-        container.attrs.policy.as_ref(),
-        source_file.as_deref(),
-    );
+    let outcome = policy::resolve(&ctxt, container.attrs.policy.as_ref());
     let (policy, tracked) = match &outcome {
         PolicyOutcome::Resolved(resolved) => (Some(&*resolved.policy), resolved.path.as_deref()),
         PolicyOutcome::Failed { path } => (None, path.as_deref()),

@@ -1,7 +1,8 @@
 //! Finding, reading and tracking the policy file.
 //!
-//! The path in `#[clay(policy = "…")]` is relative to the crate root (`CARGO_MANIFEST_DIR`);
-//! an absolute path is used as it is. The file is read once per expansion and parsed once per
+//! Which policy is in force is clay-policy's `find_policy`, the rule `cargo clay` uses too: the
+//! attribute's file (relative to the crate root, `CARGO_MANIFEST_DIR`, or absolute), else
+//! `clay-policy.toml` in the crate root, else in the workspace root, else the built-in table. The file is read once per expansion and parsed once per
 //! distinct content per compiler process: fifty structs naming one policy parse it once.
 
 use std::path::{Path, PathBuf};
@@ -37,19 +38,10 @@ type CacheEntry = (PathBuf, Vec<u8>, Result<Arc<Policy>, PolicyError>);
 /// read, so an edited file is never served stale (rust-analyzer keeps the process alive).
 static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
 
-pub(crate) fn resolve(
-    ctxt: &Ctxt,
-    attr: Option<&Spanned>,
-    source_file: Option<&Path>,
-) -> PolicyOutcome {
-    let Some(attr) = attr else {
-        return PolicyOutcome::Resolved(ResolvedPolicy {
-            policy: Arc::new(Policy::builtin().clone()),
-            name: "built-in table".to_owned(),
-            path: None,
-        });
-    };
-    if clay_policy::looks_like_credential(&attr.text, Policy::builtin().keys()) {
+pub(crate) fn resolve(ctxt: &Ctxt, attr: Option<&Spanned>) -> PolicyOutcome {
+    if let Some(attr) = attr
+        && clay_policy::looks_like_credential(&attr.text, Policy::builtin().keys())
+    {
         ctxt.error_at(
             attr.span,
             Rule::HardcodedSecret,
@@ -57,45 +49,55 @@ pub(crate) fn resolve(
         );
         return PolicyOutcome::Failed { path: None };
     }
-    let path = resolve_path(&attr.text, source_file);
-    let shown = path.display().to_string();
-    let bytes = match std::fs::read(&path) {
+    let crate_root =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
+    // The one rule of which policy is in force, shared with `cargo clay`.
+    let location = clay_policy::find_policy(&crate_root, attr.map(|a| a.text.as_str()));
+    let Some(path) = location.path() else {
+        return PolicyOutcome::Resolved(ResolvedPolicy {
+            policy: Arc::new(Policy::builtin().clone()),
+            name: location.shown().to_owned(),
+            path: None,
+        });
+    };
+    let shown = location.shown().to_owned();
+    // Errors about a file found by convention (no attribute) go on the derive itself.
+    let span = attr.map_or_else(proc_macro2::Span::call_site, |a| a.span);
+    let bytes = match clay_policy::read_bounded(path, clay_policy::MAX_POLICY_FILE_BYTES) {
         Ok(bytes) => bytes,
         Err(err) => {
-            let reason = match err.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_owned(),
-                _ if path.is_dir() => "it is a directory".to_owned(),
-                _ => err.to_string(),
+            let hint = if attr.is_some() {
+                " (the path is relative to the crate root, CARGO_MANIFEST_DIR)"
+            } else {
+                ""
             };
             ctxt.error_at(
-                attr.span,
+                span,
                 Rule::PolicyFile,
-                format_args!(
-                    "cannot read policy file `{shown}`: {reason} (the path is relative to the crate root, CARGO_MANIFEST_DIR)"
-                ),
+                format_args!("cannot read policy file `{shown}`: {err}{hint}"),
             );
             return PolicyOutcome::Failed { path: None };
         }
     };
-    let tracked = Some(shown.clone());
+    let tracked = Some(path.display().to_string());
     let Ok(text) = std::str::from_utf8(&bytes) else {
         ctxt.error_at(
-            attr.span,
+            span,
             Rule::PolicyFile,
             format_args!("policy file `{shown}` is not valid UTF-8"),
         );
         return PolicyOutcome::Failed { path: tracked };
     };
-    match parse_cached(&path, &bytes, text, &attr.text) {
+    match parse_cached(path, &bytes, text, &shown) {
         Ok(policy) => PolicyOutcome::Resolved(ResolvedPolicy {
             policy,
-            name: attr.text.clone(),
+            name: shown,
             path: tracked,
         }),
         Err(err) => {
             for problem in err.problems() {
                 ctxt.error_at(
-                    attr.span,
+                    span,
                     Rule::PolicyFile,
                     format_args!(
                         "{shown}:{}:{}: {}",
@@ -106,40 +108,6 @@ pub(crate) fn resolve(
             PolicyOutcome::Failed { path: tracked }
         }
     }
-}
-
-/// The crate root joined with the path as written. When no file is there, the same relative
-/// path under the crate that holds the deriving source file is tried: under trybuild the
-/// compiled crate is a scratch crate in `target/tests/trybuild/`, while the case's source file
-/// (and its fixtures) stay in the real crate.
-fn resolve_path(written: &str, source_file: Option<&Path>) -> PathBuf {
-    let written = Path::new(written);
-    if written.is_absolute() {
-        return written.to_path_buf();
-    }
-    let root = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
-    let primary = root.join(written);
-    if primary.exists() {
-        return primary;
-    }
-    source_file
-        .and_then(|file| {
-            file.ancestors()
-                .skip(1)
-                .find(|dir| dir.join("Cargo.toml").is_file())
-        })
-        .map(|source_root| source_root.join(written))
-        .filter(|candidate| candidate.exists())
-        .unwrap_or(primary)
-}
-
-/// The file the derive's input was read from, when the compiler knows it (Rust 1.88+).
-pub(crate) fn call_site_file() -> Option<PathBuf> {
-    // Outside a compiler (the crate's own tests) there is no call site to ask.
-    if !proc_macro::is_available() {
-        return None;
-    }
-    proc_macro::Span::call_site().local_file()
 }
 
 fn parse_cached(
@@ -168,27 +136,6 @@ fn parse_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn falls_back_to_the_crate_of_the_source_file() {
-        let real = tempfile_dir("real");
-        std::fs::write(real.join("Cargo.toml"), "[package]\n").expect("write");
-        std::fs::create_dir_all(real.join("ui/cases")).expect("mkdir");
-        std::fs::create_dir_all(real.join("ui/policies")).expect("mkdir");
-        std::fs::write(real.join("ui/policies/p.toml"), "").expect("write");
-        let source = real.join("ui/cases/case.rs");
-        let found = resolve_path("ui/policies/p.toml", Some(&source));
-        assert_eq!(found, real.join("ui/policies/p.toml"));
-        let missing = resolve_path("ui/policies/nope.toml", Some(&source));
-        assert!(missing.ends_with("ui/policies/nope.toml") && !missing.starts_with(&real));
-        let _ = std::fs::remove_dir_all(&real);
-    }
-
-    fn tempfile_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("clay-macros-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        dir
-    }
 
     #[test]
     fn one_parse_per_distinct_content() {

@@ -40,7 +40,7 @@ pub struct Clay {
 
 fn main() {
     let environment = std::env::var("CLAY_ENV").unwrap_or_else(|_| "development".to_owned());
-    let live = clay_config::canonical_environment(&environment) == "production";
+    let live = clay_config::policy::canonical_environment(&environment) == "production";
     // Demo values, used only for variables the environment does not set.
     let demo_key = |name: &str| {
         let prefix = if live { "sk_live_" } else { "sk_test_" };

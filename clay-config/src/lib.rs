@@ -34,24 +34,20 @@ extern crate self as clay_config;
 pub mod audit;
 mod load;
 mod manifest;
-mod rotation;
 mod secret;
 mod settings;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
-pub use clay_policy::{
-    Catalog, EnvScopes, EnvironmentPolicy, FieldDecl, FieldKind, Finding, KeyPrefixes, Policy,
-    PolicyError, PolicySource, Rotation, Rule, Scope, ScopeError, ScopeSet, canonical_environment,
-};
 pub use load::{
-    CLAY_CONFIG, CLAY_ENV, CLAY_POLICY, ISSUED_AT_SUFFIX, LoadError, LoadProblem, LoadWarning,
-    Loaded,
+    CLAY_CONFIG, CLAY_ENV, CLAY_POLICY, FILE_SUFFIX, ISSUED_AT_SUFFIX, LoadError, LoadProblem,
+    LoadWarning, Loaded,
 };
 pub use manifest::{EnvironmentScopes, FieldManifest, Manifest, PolicyManifest};
 pub use secret::{ApiKey, Fingerprint, ScopeDenied, ScopeUseRecorder, Secret, WebhookSecret};
 
-/// The least-privilege model, re-exported whole.
+/// The least-privilege model (scopes, policies, the rules), re-exported whole: what a service
+/// needs day to day is at the crate root; the model stays here.
 pub use clay_policy as policy;
 
 /// `#[derive(ClayConfig)]`: checks the declarations against the policy at build time and

@@ -9,10 +9,11 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
+use crate::ClayConfig;
 use crate::manifest::{FieldManifest, Manifest};
 use crate::secret::{ApiKey, Secret, WebhookSecret};
 use crate::settings::SettingsFile;
-use crate::{ClayConfig, FieldKind, Policy, Rotation, ScopeSet, canonical_environment};
+use clay_policy::{FieldKind, Policy, Rotation, ScopeSet, canonical_environment};
 
 /// Selects the environment; unset means `development`.
 pub const CLAY_ENV: &str = "CLAY_ENV";
@@ -22,6 +23,8 @@ pub const CLAY_CONFIG: &str = "CLAY_CONFIG";
 pub const CLAY_POLICY: &str = "CLAY_POLICY";
 /// Suffix of the variable that gives a key's issue date: `CLAY_READ_KEY_ISSUED_AT`.
 pub const ISSUED_AT_SUFFIX: &str = "_ISSUED_AT";
+/// Suffix of the variable that names a file holding a key or secret: `CLAY_READ_KEY_FILE`.
+pub const FILE_SUFFIX: &str = "_FILE";
 
 /// One problem that stopped loading, naming the variable it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,8 +125,22 @@ pub struct Loaded<T> {
 }
 
 impl<T> Loaded<T> {
-    /// Emits each warning as a `tracing` warning event (target `clay_config`).
+    /// Emits each warning: as a `tracing` warning event (target `clay_config`) when a `tracing`
+    /// subscriber is installed, else on stderr as `clay-config: warning: …`, one line each, so a
+    /// service without a subscriber still shows them.
     pub fn emit_warnings(&self) {
+        let has_subscriber = tracing::dispatcher::get_default(|dispatch| {
+            !dispatch.is::<tracing::subscriber::NoSubscriber>()
+        });
+        if !has_subscriber {
+            let stderr = std::io::stderr();
+            let mut stderr = stderr.lock();
+            for warning in &self.warnings {
+                use std::io::Write as _;
+                let _ = writeln!(stderr, "clay-config: warning: {}", warning.message);
+            }
+            return;
+        }
         for warning in &self.warnings {
             tracing::warn!(
                 target: "clay_config",
@@ -164,6 +181,8 @@ pub struct Loader {
     settings: Option<SettingsFile>,
     problems: Vec<LoadProblem>,
     warnings: Vec<LoadWarning>,
+    /// What a key looks like under the compiled policy (clay-policy's one definition).
+    key_definition: clay_policy::KeyDefinition,
     /// SHA-256 of each API key seen, to find two key fields holding the same value.
     key_digests: Vec<([u8; 32], &'static str)>,
 }
@@ -230,6 +249,7 @@ impl Loader {
             environment: clay_policy::DEVELOPMENT,
             rules: KeyRules::of(Policy::builtin(), clay_policy::DEVELOPMENT, None),
             settings: None,
+            key_definition: clay_policy::KeyDefinition::builtin().clone(),
             problems: Vec::new(),
             warnings: Vec::new(),
             key_digests: Vec::new(),
@@ -260,7 +280,10 @@ impl Loader {
     /// Runs the whole load: environment, policy, `.env`, settings file, every field.
     pub(crate) fn run<T: ClayConfig>(mut self) -> Result<Loaded<T>, LoadError> {
         match self.manifest.policy.policy() {
-            Ok(policy) => self.policy = policy,
+            Ok(policy) => {
+                self.policy = policy;
+                self.key_definition = clay_policy::KeyDefinition::for_policy(policy.keys());
+            }
             Err(reason) => {
                 let message = format!(
                     "the compiled policy `{}` no longer parses ({reason}): rebuild with matching clay-config versions",
@@ -305,11 +328,13 @@ impl Loader {
     }
 
     /// The text of one of the loader's own variables (`CLAY_ENV`, `CLAY_CONFIG`, `CLAY_POLICY`,
-    /// `<VAR>_ISSUED_AT`). Their values are echoed in messages, so one that looks like a key
-    /// (pasted into the wrong variable) is refused without being shown.
+    /// `<VAR>_ISSUED_AT`, `<VAR>_FILE`). One that contains a key (by clay-policy's one
+    /// definition: pasted into the wrong variable) is refused without being shown; the others
+    /// are still echoed only where they cannot be a pasted secret (an existing file's path, a
+    /// valid environment name).
     fn control_text(&mut self, var: &str) -> Option<String> {
         let value = self.text(var)?;
-        if clay_policy::looks_like_credential(&value, self.policy.keys()) {
+        if self.key_definition.contains_key(&value) {
             self.problem(
                 Some(var),
                 format!("`{var}` holds what looks like a key (not shown): keys go in their own variables"),
@@ -342,7 +367,7 @@ impl Loader {
             self.problem(
                 Some(CLAY_ENV),
                 format!(
-                    "`CLAY_ENV` is {raw:?}: environment names are lowercase with no surrounding spaces{hint} (valid: {}; aliases: {aliases})",
+                    "`CLAY_ENV` has capitals or surrounding spaces (value not shown): environment names are lowercase with no surrounding spaces{hint} (valid: {}; aliases: {aliases})",
                     valid.join(", ")
                 ),
             );
@@ -354,11 +379,13 @@ impl Loader {
                 true
             }
             None => {
+                // The value is not echoed: an unknown name may be a secret pasted into the
+                // wrong variable. A near miss names the environment meant instead.
                 let hint = self.policy.suggest_environment(&raw);
                 self.problem(
                     Some(CLAY_ENV),
                     format!(
-                        "`CLAY_ENV` is {raw:?}, which is not an environment of the {}{hint} (valid: {}; aliases: {aliases})",
+                        "`CLAY_ENV` is not an environment of the {} (value not shown){hint} (valid: {}; aliases: {aliases})",
                         self.policy.source().describe(),
                         valid.join(", ")
                     ),
@@ -405,10 +432,10 @@ impl Loader {
     /// it; the policy is returned for the key rules it tightens.
     fn load_runtime_policy(&mut self) -> Option<Policy> {
         let path = self.control_text(CLAY_POLICY)?;
-        let text = match read_text_file(&path) {
+        let text = match read_text_file(&path, clay_policy::MAX_POLICY_FILE_BYTES) {
             Ok(text) => text,
             Err(reason) => {
-                self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {path}: {reason}"));
+                self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {reason}"));
                 return None;
             }
         };
@@ -473,23 +500,41 @@ impl Loader {
         }
     }
 
-    /// Reads a secret variable with the checks every secret gets (set, not blank), and for an
-    /// API key, not the value of another key.
+    /// Reads a secret variable with the checks every secret gets (set, not blank, no padding or
+    /// control characters), and for an API key, not the value of another key. The value comes
+    /// from `<VAR>`, or from the file `<VAR>_FILE` names when `<VAR>` is unset.
     fn secret_text(&mut self, field: &'static FieldManifest, required: bool) -> Option<String> {
         let var = field.env;
-        let Some(value) = self.text(var) else {
-            if required && !self.mentions(var) {
+        let file_var = format!("{var}{FILE_SUFFIX}");
+        let value = match (
+            self.vars.contains_key(var),
+            self.vars.contains_key(&file_var),
+        ) {
+            (true, true) => {
                 self.problem(
                     Some(var),
-                    format!(
-                        "missing `{var}`: {} `{}` is required in `{}`",
-                        kind_phrase(field.kind),
-                        field.name,
-                        self.environment
-                    ),
+                    format!("`{var}` and `{file_var}` are both set: set one of them"),
                 );
+                return None;
             }
-            return None;
+            (false, true) => self.secret_file(var, &file_var)?,
+            _ => match self.text(var) {
+                Some(value) => value,
+                None => {
+                    if required && !self.mentions(var) {
+                        self.problem(
+                            Some(var),
+                            format!(
+                                "missing `{var}`: {} `{}` is required in `{}` (set `{var}`, or `{file_var}` to a file holding it)",
+                                kind_phrase(field.kind),
+                                field.name,
+                                self.environment
+                            ),
+                        );
+                    }
+                    return None;
+                }
+            },
         };
         if value.trim().is_empty() {
             self.problem(
@@ -498,6 +543,18 @@ impl Loader {
                     "`{var}` is empty: set it to the {} for `{}`",
                     kind_phrase(field.kind),
                     field.name
+                ),
+            );
+            return None;
+        }
+        // Servers strip padding, so a padded live key would still work while slipping past the
+        // live/test and distinct-value rules: refused, and never shown.
+        if clay_policy::has_padding_or_control(&value) {
+            self.problem(
+                Some(var),
+                format!(
+                    "`{var}` contains whitespace or a control character (a space, a newline, a tab, U+FEFF; value not shown): set the {} without padding",
+                    kind_phrase(field.kind)
                 ),
             );
             return None;
@@ -526,6 +583,40 @@ impl Loader {
         self.problems.iter().any(|p| p.var.as_deref() == Some(var))
     }
 
+    /// The content of the file `<VAR>_FILE` names (Docker and Kubernetes secrets, systemd
+    /// credentials), with one trailing `\n` or `\r\n` removed. Its path appears in messages,
+    /// its content never.
+    fn secret_file(&mut self, var: &str, file_var: &str) -> Option<String> {
+        let path = self.control_text(file_var)?;
+        let text = match read_text_file(&path, clay_policy::MAX_SECRET_FILE_BYTES) {
+            Ok(text) => text,
+            Err(reason) => {
+                self.problem(Some(var), format!("`{file_var}` {reason}"));
+                return None;
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Ok(metadata) = std::fs::metadata(&path) {
+                let mode = metadata.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    self.warning(
+                        Some(var),
+                        format!(
+                            "`{file_var}` {path} is readable by group or others (mode {mode:03o}): `chmod 600` it, or `400`"
+                        ),
+                    );
+                }
+            }
+        }
+        let value = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(&text);
+        Some(value.to_owned())
+    }
+
     fn key(&mut self, index: usize, optional: bool) -> Option<Option<ApiKey>> {
         let field = self.field(index)?;
         let Some(declared) = field
@@ -533,7 +624,11 @@ impl Loader {
             .filter(|d| !d.scopes.is_empty())
         else {
             // Least privilege: a key without scopes here must not be on this machine.
-            if self.vars.contains_key(field.env) {
+            if self.vars.contains_key(field.env)
+                || self
+                    .vars
+                    .contains_key(&format!("{}{FILE_SUFFIX}", field.env))
+            {
                 let message = format!(
                     "`{}` is set, but `{}` has no scopes in `{}`: that key must not be present in this environment; unset it",
                     field.env, field.name, self.environment
@@ -569,37 +664,44 @@ impl Loader {
         )))
     }
 
-    /// Live keys only where `live_keys` is on; test keys only where it is off.
+    /// Live keys only where `live_keys` is on; test keys only where it is off: clay-policy's
+    /// placement rule, with `live_keys` as tightened by a runtime policy.
     fn check_key_environment(&mut self, field: &'static FieldManifest, value: &str) {
+        use clay_policy::KeyPlacement;
         let keys = self.policy.keys();
         let (var, environment) = (field.env, self.environment);
-        let problem = if value.starts_with(&keys.live_prefix) {
-            (!self.rules.live_allowed).then(|| format!(
+        let placement = clay_policy::key_placement_with(
+            value,
+            self.rules.live_allowed,
+            &clay_policy::KeyPrefixes {
+                require_prefix: self.rules.require_prefix,
+                ..keys.clone()
+            },
+        );
+        let message = match placement {
+            KeyPlacement::Allowed => return,
+            KeyPlacement::LiveKeyNotAllowed => format!(
                 "`{var}` holds a live key ({}…) in {environment}: live keys are allowed only where the policy sets `live_keys = true`; use a test key ({}…) here",
                 keys.live_prefix, keys.test_prefix
-            ))
-        } else if value.starts_with(&keys.test_prefix) {
-            self.rules.live_allowed.then(|| format!(
+            ),
+            KeyPlacement::TestKeyInLiveEnvironment => format!(
                 "`{var}` holds a test key ({}…) in {environment}, which uses live keys: set the live key ({}…)",
                 keys.test_prefix, keys.live_prefix
-            ))
-        } else {
-            self.rules.require_prefix.then(|| format!(
+            ),
+            KeyPlacement::UnprefixedKey => format!(
                 "`{var}` is neither a live key ({}…) nor a test key ({}…), and the policy sets `require_prefix = true`",
                 keys.live_prefix, keys.test_prefix
-            ))
+            ),
         };
-        if let Some(message) = problem {
-            self.problem(Some(var), message);
-        }
+        self.problem(Some(var), message);
     }
 
     fn check_rotation(&mut self, field: &'static FieldManifest) {
+        use clay_policy::RotationVerdict;
         let var = format!("{}{ISSUED_AT_SUFFIX}", field.env);
         let rotation = self.rules.rotation;
-        let production = self.environment == clay_policy::PRODUCTION;
         let Some(issued) = self.control_text(&var) else {
-            if production && field.kind == FieldKind::ApiKey {
+            if self.environment == clay_policy::PRODUCTION && field.kind == FieldKind::ApiKey {
                 let message = format!(
                     "`{}` has no `{var}`: age unknown: schedule rotation (set `{var}` to the date the key was issued, YYYY-MM-DD)",
                     field.env
@@ -608,29 +710,35 @@ impl Loader {
             }
             return;
         };
-        let age = match crate::rotation::age_in_days(&issued, jiff::Timestamp::now()) {
-            Ok(age) => age,
-            Err(reason) => {
-                self.problem(Some(&var), format!("`{var}` {reason}"));
-                return;
+        // The one rotation rule, shared with `cargo clay audit`.
+        let verdict =
+            clay_policy::rotation_verdict(&issued, clay_policy::now_unix_seconds(), rotation);
+        let message = match &verdict {
+            RotationVerdict::Fresh { .. } => return,
+            RotationVerdict::Invalid { reason } => {
+                // The value is not echoed: it may be a secret pasted into the wrong variable.
+                format!("`{var}` is {reason}")
             }
-        };
-        if age > i64::from(rotation.max_age_days) {
-            let message = format!(
-                "`{}` was issued {age} days ago, past the {}-day rotation limit: rotate it now (create a new key, update `{}`, verify, revoke the old one)",
+            RotationVerdict::InFuture => format!(
+                "`{var}` is in the future: a key cannot have been issued after now; check the date"
+            ),
+            RotationVerdict::Overdue { age_days } => format!(
+                "`{}` was issued {age_days} days ago, past the {}-day rotation limit: rotate it now (create a new key, update `{}`, verify, revoke the old one)",
                 field.env, rotation.max_age_days, field.env
-            );
-            if production {
-                self.problem(Some(field.env), message);
-            } else {
-                self.warning(Some(field.env), message);
-            }
-        } else if age > i64::from(rotation.warn_age_days) {
-            let message = format!(
-                "`{}` was issued {age} days ago: schedule rotation before day {}",
+            ),
+            RotationVerdict::DueSoon { age_days } => format!(
+                "`{}` was issued {age_days} days ago: schedule rotation before day {}",
                 field.env, rotation.max_age_days
-            );
-            self.warning(Some(field.env), message);
+            ),
+        };
+        let about = match verdict {
+            RotationVerdict::Invalid { .. } | RotationVerdict::InFuture => var.as_str(),
+            _ => field.env,
+        };
+        if verdict.is_error_in(self.environment) {
+            self.problem(Some(about), message);
+        } else {
+            self.warning(Some(about), message);
         }
     }
 
@@ -722,12 +830,24 @@ impl Loader {
             }
             return None;
         };
+        // A key pasted into a setting would be printed wherever settings are: refused from
+        // every source, by the one definition of a key.
+        if self.key_definition.contains_key(&text) {
+            self.problem(
+                Some(field.env),
+                format!(
+                    "setting `{}` from {place} contains a key (value not shown): keys belong in `ApiKey` or `Secret` fields, read from their own variables",
+                    field.name
+                ),
+            );
+            return None;
+        }
         match text.parse::<T>() {
             Ok(value) => Some(Some(value)),
             Err(err) => {
-                // A setting is not a secret, but a value that looks like one is not echoed.
-                let reason = if clay_policy::looks_like_credential(&text, self.policy.keys()) {
-                    "the value looks like a key; keys belong in `ApiKey` or `Secret` fields"
+                // A setting is not a secret, but a value that might be one is not echoed.
+                let reason = if clay_policy::contains_high_entropy_token(&text) {
+                    "the value looks like a secret (not shown); secrets belong in `Secret` fields"
                         .to_owned()
                 } else {
                     err.to_string()
@@ -799,16 +919,21 @@ fn dotenv_error(err: &dotenvy::Error) -> String {
     }
 }
 
-/// Reads a file named by a variable, with errors that say what is wrong with it.
-pub(crate) fn read_text_file(path: &str) -> Result<String, String> {
-    let p = Path::new(path);
-    if p.is_dir() {
-        return Err("is a directory, not a file".to_owned());
-    }
-    match std::fs::read(p) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|e| format!("is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to())),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err("does not exist".to_owned()),
-        Err(err) => Err(format!("cannot be read: {err}")),
-    }
+/// Reads a file named by one of the loader's variables (a regular file of at most `limit`
+/// bytes, UTF-8). The error completes a sentence that starts with the variable's name. A path
+/// that names nothing is not echoed (it may be a secret pasted into the wrong variable); the
+/// path of a file that exists is.
+pub(crate) fn read_text_file(path: &str, limit: u64) -> Result<String, String> {
+    let bytes = clay_policy::read_bounded(Path::new(path), limit).map_err(|err| match err {
+        clay_policy::FileReadError::NotFound => {
+            "names no file (the value is not shown: it may be a pasted secret)".to_owned()
+        }
+        other => format!("{path}: cannot read it: {other}"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{path}: is not valid UTF-8 (byte {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }

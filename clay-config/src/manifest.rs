@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use crate::{EnvScopes, FieldDecl, FieldKind, Policy};
+use clay_policy::{EnvScopes, FieldDecl, FieldKind, Policy};
 
 /// Everything `#[derive(ClayConfig)]` checked: every field, its variable, its kind, its scopes
 /// per environment, and the policy it was checked against. Returned by

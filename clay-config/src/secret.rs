@@ -11,7 +11,7 @@ use hmac::{KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::ScopeSet;
+use clay_policy::ScopeSet;
 
 /// Key of the fingerprint HMAC. Public on purpose: the fingerprint only has to be stable and
 /// unrelated to the key's text; its 32 bits say nothing useful about a 24+ character key.
@@ -162,7 +162,8 @@ pub trait ScopeUseRecorder: Send + Sync {
 /// A Clay API key, handed out only for the scopes declared for the loaded environment.
 ///
 /// ```
-/// use clay_config::{ApiKey, ScopeSet};
+/// use clay_config::ApiKey;
+/// use clay_config::policy::ScopeSet;
 ///
 /// let key = ApiKey::new(
 ///     "CLAY_READ_KEY",
@@ -177,7 +178,7 @@ pub trait ScopeUseRecorder: Send + Sync {
 ///     "`CLAY_READ_KEY` may not be used for `write:rows` in `development` (granted: read:*)"
 /// );
 /// assert!(!format!("{key:?}").contains("0123456789"));
-/// # Ok::<(), clay_config::ScopeError>(())
+/// # Ok::<(), clay_config::policy::ScopeError>(())
 /// ```
 #[derive(Clone)]
 pub struct ApiKey {

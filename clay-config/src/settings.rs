@@ -6,7 +6,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::load::read_text_file;
 use crate::manifest::Manifest;
-use crate::{FieldKind, Policy};
+use clay_policy::{FieldKind, Policy};
 
 /// The name of the table that applies in every environment.
 pub(crate) const DEFAULT_TABLE: &str = "default";
@@ -27,8 +27,8 @@ impl SettingsFile {
         manifest: &Manifest,
         policy: &Policy,
     ) -> Result<SettingsFile, Vec<String>> {
-        let text = read_text_file(path)
-            .map_err(|reason| vec![format!("`CLAY_CONFIG` {path} {reason}")])?;
+        let text = read_text_file(path, clay_policy::MAX_SETTINGS_FILE_BYTES)
+            .map_err(|reason| vec![format!("`CLAY_CONFIG` {reason}")])?;
         if text.trim().is_empty() {
             return Err(vec![format!(
                 "`CLAY_CONFIG` {path} is empty: add a `[default]` table of settings, or unset `CLAY_CONFIG`"

@@ -10,7 +10,7 @@ mod audit {
         AuditEntry, AuditLog, AuditResult, AuditSink, ConsoleSink, FanOut, MemorySink, REDACTED,
         Redactor,
     };
-    use clay_config::{KeyPrefixes, Policy};
+    use clay_config::policy::{KeyPrefixes, Policy};
 
     /// The line DESIGN.md pins (without metadata, which is left out when empty).
     const DESIGN_LINE: &str = r#"{"timestamp":"2026-11-29T17:00:00.000Z","action":"clay.api.call","userId":"u-1","resource":"/v1/resource","result":"success"}"#;

@@ -9,7 +9,8 @@ mod audit {
         AuditLog, AuditResult, Durability, FileSink, MemorySink, SCOPE_USE_ACTION, ScopeUsage,
         scope_usage, verify,
     };
-    use clay_config::{ApiKey, ClayConfig, Fingerprint, ScopeSet};
+    use clay_config::policy::ScopeSet;
+    use clay_config::{ApiKey, ClayConfig, Fingerprint};
 
     const READ_KEY: &str = "sk_live_R3adK3yR3adK3yR3adK3yR3ad";
     const WRITE_KEY: &str = "sk_live_Wr1teK3yWr1teK3yWr1teK3yW";

@@ -16,9 +16,11 @@
 
 mod check;
 mod credential;
+mod discovery;
 mod env;
 mod policy;
 mod raw;
+mod rotation;
 mod scope;
 mod suggest;
 pub use suggest::did_you_mean;
@@ -28,8 +30,14 @@ pub use check::{
     is_valid_env_var_name,
 };
 pub use credential::{
-    WEBHOOK_SECRET_PREFIX, has_key_prefix, is_high_entropy_token, looks_like_credential,
-    shannon_entropy,
+    KeyDefinition, KeyKind, KeyMatch, KeyPlacement, MIN_KEY_BODY_LEN, WEBHOOK_SECRET_PREFIX,
+    contains_high_entropy_token, contains_key, has_padding_or_control, is_high_entropy_token,
+    key_placement, key_placement_with, looks_like_credential, shannon_entropy,
+};
+pub use discovery::{
+    FileReadError, MAX_POLICY_FILE_BYTES, MAX_SECRET_FILE_BYTES, MAX_SETTINGS_FILE_BYTES,
+    POLICY_FILE_NAME, PolicyLoadError, PolicyLocation, PolicyOrigin, find_policy, read_bounded,
+    workspace_root,
 };
 pub use env::{
     ALIASES, DEVELOPMENT, PRODUCTION, STAGING, STANDARD_ENVIRONMENTS, canonical_environment,
@@ -38,5 +46,8 @@ pub use env::{
 pub use policy::{
     BUILTIN_POLICY_TOML, Catalog, EnvironmentPolicy, KeyPrefixes, Policy, PolicyError,
     PolicyProblem, PolicySource, Rotation, ScanRule, line_column,
+};
+pub use rotation::{
+    FUTURE_TOLERANCE_SECS, RotationVerdict, now_unix_seconds, rotation_verdict, unix_seconds_of,
 };
 pub use scope::{Scope, ScopeError, ScopeSet};

@@ -948,14 +948,14 @@ fn the_policys_own_key_prefixes_are_used() {
         "[environments.development]\nallow = [\"read:*\"]\n[keys]\nlive_prefix = \"clay_live_\"\ntest_prefix = \"clay_test_\"\n",
     );
     let findings = check(
-        &[setting("token", "CLAY_TOKEN", Some("clay_live_abcd"))],
+        &[setting("token", "CLAY_TOKEN", Some("clay_live_abcd1234"))],
         &p,
     );
     let f = only(&findings, Rule::HardcodedSecret, Site::Default { field: 0 });
-    assert_no_secret(f, "clay_live_abcd");
+    assert_no_secret(f, "clay_live_abcd1234");
     // The same text is an ordinary value under the built-in prefixes.
     assert_eq!(
-        builtin(&[setting("token", "CLAY_TOKEN", Some("clay_live_abcd"))]),
+        builtin(&[setting("token", "CLAY_TOKEN", Some("clay_live_abcd1234"))]),
         []
     );
 }

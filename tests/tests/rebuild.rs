@@ -141,3 +141,68 @@ fn the_derive_exports_declarations_for_cargo_clay() {
     assert!(json.contains(",\"path\":\"/"), "an absolute path: {json}");
     assert!(json.contains("\"fields\":[{\"name\":\"reader\",\"env\":\"CLAY_READ_KEY\",\"kind\":\"ApiKey\",\"optional\":true,\"scopes\":{\"production\":[\"read:people\"]}}]"), "{json}");
 }
+
+/// `MAIN_RS` without the attribute: the policy in force is found, not named.
+fn main_rs_without_attribute() -> String {
+    MAIN_RS.replace("#[clay(policy = \"clay-policy.toml\")]\n", "")
+}
+
+#[test]
+fn a_policy_at_the_crate_root_is_in_force_without_an_attribute() {
+    let main_rs = main_rs_without_attribute();
+    let scratch = scratch_crate("crate-root-policy", &main_rs, LOOSE_POLICY);
+    let dir = scratch.path();
+    let target_dir = scratch_target_dir();
+    let first = cargo_build(dir, &target_dir);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // The found file is tracked like a named one: tightening it fails the next build.
+    std::fs::write(dir.join("clay-policy.toml"), TIGHT_POLICY).expect("tighten policy");
+    let second = cargo_build(dir, &target_dir);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[excessive_scope] scope `read:people` exceeds the least-privilege table for `production` (allows: read:tables; clay-policy.toml)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_policy_at_the_workspace_root_is_in_force_for_its_members() {
+    let root = workspace_root();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"svc\"]\nresolver = \"3\"\n",
+    )
+    .expect("write workspace manifest");
+    std::fs::write(dir.join("clay-policy.toml"), TIGHT_POLICY).expect("write policy");
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let member = dir.join("svc");
+    std::fs::create_dir_all(member.join("src")).expect("mkdir");
+    std::fs::write(
+        member.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"workspace-policy\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nclay-config = {{ path = {:?} }}\n",
+            root.join("clay-config")
+        ),
+    )
+    .expect("write member manifest");
+    std::fs::write(member.join("src/main.rs"), main_rs_without_attribute()).expect("main.rs");
+    let build = cargo_build(&member, &scratch_target_dir());
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(!build.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[excessive_scope] scope `read:people` exceeds the least-privilege table for `production` (allows: read:tables;"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&dir.join("clay-policy.toml").display().to_string()),
+        "the message names the workspace policy: {stderr}"
+    );
+}

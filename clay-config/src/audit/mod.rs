@@ -75,7 +75,8 @@ pub use serde_json::Value;
 pub use sink::{AuditSink, ConsoleSink, FanOut, MemorySink, TracingSink};
 pub use verify::{BrokenLink, Problem, VerifyReport, verify, verify_against, verify_reader};
 
-use crate::{ApiKey, ClayConfig, KeyPrefixes, ScopeUseRecorder};
+use crate::{ApiKey, ClayConfig, ScopeUseRecorder};
+use clay_policy::KeyPrefixes;
 
 /// The `action` of the entry recording one [`ApiKey::require`] decision.
 pub const SCOPE_USE_ACTION: &str = "clay.scope.use";

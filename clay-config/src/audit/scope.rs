@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::entry::{AuditEntry, AuditResult};
 use super::{AuditError, SCOPE_USE_ACTION};
-use crate::{ApiKey, Scope};
+use crate::ApiKey;
+use clay_policy::Scope;
 
 /// The `clay.scope.use` entry for one [`ApiKey::require`] decision: `resource` is the scope,
 /// `result` whether it was granted, `metadata` the key's variable, environment, fingerprint
@@ -39,7 +40,8 @@ pub(crate) fn scope_use_entry(actor: &str, key: &ApiKey, scope: &str, granted: b
 ///
 /// ```
 /// use clay_config::audit::{AuditLog, Durability, FileSink, scope_usage};
-/// use clay_config::{ApiKey, ScopeSet};
+/// use clay_config::ApiKey;
+/// use clay_config::policy::ScopeSet;
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("audit.log");
