@@ -96,14 +96,7 @@ pub(crate) fn resolve(ctxt: &Ctxt, attr: Option<&Spanned>) -> PolicyOutcome {
         }),
         Err(err) => {
             for problem in err.problems() {
-                ctxt.error_at(
-                    span,
-                    Rule::PolicyFile,
-                    format_args!(
-                        "{shown}:{}:{}: {}",
-                        problem.line, problem.column, problem.message
-                    ),
-                );
+                ctxt.error_at(span, Rule::PolicyFile, problem);
             }
             PolicyOutcome::Failed { path: tracked }
         }

@@ -30,6 +30,7 @@ pub const FILE_SUFFIX: &str = "_FILE";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadProblem {
     var: Option<String>,
+    location: Option<clay_policy::Location>,
     message: String,
 }
 
@@ -37,6 +38,11 @@ impl LoadProblem {
     /// The variable the problem is about, when there is one.
     pub fn var(&self) -> Option<&str> {
         self.var.as_deref()
+    }
+    /// Where in a file (the `CLAY_CONFIG` settings file, the `CLAY_POLICY` policy) the problem
+    /// is, when it is in one.
+    pub fn location(&self) -> Option<&clay_policy::Location> {
+        self.location.as_ref()
     }
     /// The message, which never contains a secret.
     pub fn message(&self) -> &str {
@@ -259,7 +265,17 @@ impl Loader {
     fn problem(&mut self, var: Option<&str>, message: String) {
         self.problems.push(LoadProblem {
             var: var.map(str::to_owned),
+            location: None,
             message,
+        });
+    }
+
+    /// A problem a file reader found, kept with its location.
+    fn file_problem(&mut self, var: &str, diagnostic: clay_policy::Diagnostic) {
+        self.problems.push(LoadProblem {
+            var: Some(var.to_owned()),
+            message: format!("`{var}` {diagnostic}"),
+            location: diagnostic.location,
         });
     }
 
@@ -442,8 +458,8 @@ impl Loader {
         let policy = match Policy::from_toml(&text, path.clone()) {
             Ok(policy) => policy,
             Err(err) => {
-                for line in err.to_string().lines() {
-                    self.problem(Some(CLAY_POLICY), format!("`CLAY_POLICY` {line}"));
+                for diagnostic in err.problems() {
+                    self.file_problem(CLAY_POLICY, diagnostic.clone());
                 }
                 return None;
             }
@@ -493,8 +509,8 @@ impl Loader {
         match SettingsFile::read(&path, self.manifest, self.policy) {
             Ok(file) => self.settings = Some(file),
             Err(problems) => {
-                for message in problems {
-                    self.problem(Some(CLAY_CONFIG), message);
+                for diagnostic in problems {
+                    self.file_problem(CLAY_CONFIG, diagnostic);
                 }
             }
         }

@@ -6,7 +6,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::load::read_text_file;
 use crate::manifest::Manifest;
-use clay_policy::{FieldKind, Policy};
+use clay_policy::{Diagnostic, FieldKind, Policy, Problems};
 
 /// The name of the table that applies in every environment.
 pub(crate) const DEFAULT_TABLE: &str = "default";
@@ -21,27 +21,35 @@ pub(crate) struct SettingsFile {
 type TableValues = BTreeMap<String, (String, String)>;
 
 impl SettingsFile {
-    /// Reads and validates the file; every problem is a message starting with `path:line:column`.
+    /// Reads and validates the file; every problem is a diagnostic at its `path:line:column`,
+    /// in file order.
     pub(crate) fn read(
         path: &str,
         manifest: &Manifest,
         policy: &Policy,
-    ) -> Result<SettingsFile, Vec<String>> {
+    ) -> Result<SettingsFile, Vec<Diagnostic>> {
         let text = read_text_file(path, clay_policy::MAX_SETTINGS_FILE_BYTES)
-            .map_err(|reason| vec![format!("`CLAY_CONFIG` {reason}")])?;
+            .map_err(|reason| vec![Diagnostic::error(None, reason)])?;
         if text.trim().is_empty() {
-            return Err(vec![format!(
-                "`CLAY_CONFIG` {path} is empty: add a `[default]` table of settings, or unset `CLAY_CONFIG`"
+            return Err(vec![Diagnostic::error(
+                None,
+                format!(
+                    "{path} is empty: add a `[default]` table of settings, or unset `CLAY_CONFIG`"
+                ),
             )]);
         }
+        let mut problems = Problems::new(path, &text);
         let at = |offset: usize| {
             let (line, column) = clay_policy::line_column(&text, offset);
             format!("{path}:{line}:{column}")
         };
-        let document = DeTable::parse(&text).map_err(|err| {
-            let offset = err.span().map_or(0, |s| s.start);
-            vec![format!("{}: {}", at(offset), err.message().trim_end())]
-        })?;
+        let document = match DeTable::parse(&text) {
+            Ok(document) => document,
+            Err(err) => {
+                problems.at(err.span().unwrap_or(0..0), err.message().trim_end());
+                return Err(problems.into_sorted());
+            }
+        };
         // A table's position is the start of its header line, `[production]`.
         let line_start = |offset: usize| {
             let offset = offset.min(text.len());
@@ -56,30 +64,27 @@ impl SettingsFile {
             .filter(|f| f.kind == FieldKind::Setting)
             .map(|f| f.name)
             .collect();
-        let mut problems = Vec::new();
         let mut tables = BTreeMap::new();
         let keys = policy.keys();
+        let key_definition = clay_policy::KeyDefinition::for_policy(keys);
         // In file order, so that a table given twice is reported where it is given again.
         let mut in_file_order: Vec<_> = document.get_ref().iter().collect();
         in_file_order.sort_by_key(|(name, _)| name.span().start);
         for (table_name, table) in in_file_order {
-            let header = at(line_start(table_name.span().start));
+            let header = line_start(table_name.span().start);
+            let header = header..header;
             let table_name = table_name.get_ref().as_ref();
             if clay_policy::looks_like_credential(table_name, keys) {
-                problems.push(format!(
-                    "{header}: a table name looks like a key (not shown): secrets come from environment variables"
-                ));
+                problems.at(header.clone(), "a table name looks like a key (not shown): secrets come from environment variables");
                 continue;
             }
             let DeValue::Table(entries) = table.get_ref() else {
-                problems.push(format!(
-                    "{header}: `{table_name}` is not a table: settings go in `[default]` or an environment's table (`[production]`)"
+                problems.at(header.clone(), format!("`{table_name}` is not a table: settings go in `[default]` or an environment's table (`[production]`)"
                 ));
                 continue;
             };
             if table_name != DEFAULT_TABLE && policy.environment(table_name).is_none() {
-                problems.push(format!(
-                    "{header}: `[{table_name}]` is not an environment of the {}{} (tables: [default] and one per environment)",
+                problems.at(header.clone(), format!("`[{table_name}]` is not an environment of the {}{} (tables: [default] and one per environment)",
                     policy.source().describe(),
                     policy.suggest_environment(table_name)
                 ));
@@ -87,16 +92,11 @@ impl SettingsFile {
             }
             let mut values = BTreeMap::new();
             for (key, value) in entries.iter() {
-                let place = at(key.span().start);
+                let key_span = key.span();
+                let place = at(key_span.start);
                 let key = key.get_ref().as_ref();
-                let line_only = place
-                    .rsplit_once(':')
-                    .map_or(place.as_str(), |(l, _)| l)
-                    .to_owned();
                 if clay_policy::looks_like_credential(key, keys) {
-                    problems.push(format!(
-                        "{place}: a setting name looks like a key (not shown): secrets come from environment variables, not {line_only}"
-                    ));
+                    problems.at(key_span.clone(), "a setting name looks like a key (not shown): secrets come from environment variables, not from the settings file");
                     continue;
                 }
                 if let Some(field) = manifest
@@ -104,8 +104,7 @@ impl SettingsFile {
                     .iter()
                     .find(|f| f.kind.is_secret() && (f.name == key || f.env == key))
                 {
-                    problems.push(format!(
-                        "{place}: `{key}` is a secret ({} `{}`): secrets come from environment variables, not {line_only}",
+                    problems.at(key_span.clone(), format!("`{key}` is a secret ({} `{}`): secrets come from environment variables, not from the settings file",
                         field.kind.name(),
                         field.name
                     ));
@@ -122,15 +121,18 @@ impl SettingsFile {
                         }
                         None => clay_policy::did_you_mean(key, settings.iter().copied()),
                     };
-                    problems.push(format!(
-                        "{place}: unknown setting `{key}` (settings of `{}`: {}){hint}",
-                        manifest.type_name,
-                        if settings.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            settings.join(", ")
-                        }
-                    ));
+                    problems.at(
+                        key_span.clone(),
+                        format!(
+                            "unknown setting `{key}` (settings of `{}`: {}){hint}",
+                            manifest.type_name,
+                            if settings.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                settings.join(", ")
+                            }
+                        ),
+                    );
                     continue;
                 }
                 let text_value = match value.get_ref() {
@@ -144,14 +146,15 @@ impl SettingsFile {
                     _ => None,
                 };
                 let Some(text_value) = text_value else {
-                    problems.push(format!(
-                        "{place}: `{key}` must be a string, number, boolean or date"
-                    ));
+                    problems.at(
+                        key_span.clone(),
+                        format!("`{key}` must be a string, number, boolean or date"),
+                    );
                     continue;
                 };
-                if clay_policy::looks_like_credential(&text_value, keys) {
-                    problems.push(format!(
-                        "{place}: the value of `{key}` looks like a key: secrets come from environment variables, not {line_only}"
+                // The one definition of a key, as for settings from any other source.
+                if key_definition.contains_key(&text_value) {
+                    problems.at(key_span.clone(), format!("the value of `{key}` contains a key (not shown): secrets come from environment variables, not from the settings file"
                     ));
                     continue;
                 }
@@ -160,25 +163,14 @@ impl SettingsFile {
             // Tables are kept under the environment's name: `[prod]` is `[production]`.
             let canonical = clay_policy::canonical_environment(table_name);
             if tables.insert(canonical.to_owned(), values).is_some() {
-                problems.push(format!(
-                    "{header}: `[{table_name}]` names `{canonical}` a second time: keep one table per environment"
+                problems.at(header.clone(), format!("`[{table_name}]` names `{canonical}` a second time: keep one table per environment"
                 ));
             }
         }
-        // In file order: `path:line:column: …`.
-        problems.sort_by_key(|message: &String| {
-            let mut numbers = message
-                .strip_prefix(path)
-                .unwrap_or_default()
-                .split(':')
-                .skip(1)
-                .map_while(|n| n.parse::<usize>().ok());
-            (numbers.next(), numbers.next())
-        });
         if problems.is_empty() {
             Ok(SettingsFile { tables })
         } else {
-            Err(problems)
+            Err(problems.into_sorted())
         }
     }
 

@@ -16,6 +16,7 @@
 
 mod check;
 mod credential;
+mod diagnostics;
 mod discovery;
 mod env;
 mod policy;
@@ -34,6 +35,9 @@ pub use credential::{
     contains_high_entropy_token, contains_key, has_padding_or_control, is_high_entropy_token,
     key_placement, key_placement_with, looks_like_credential, shannon_entropy,
 };
+pub use diagnostics::{
+    Diagnostic, Location, NOT_SHOWN, Problems, Severity, line_column, without_secrets,
+};
 pub use discovery::{
     FileReadError, MAX_POLICY_FILE_BYTES, MAX_SECRET_FILE_BYTES, MAX_SETTINGS_FILE_BYTES,
     POLICY_FILE_NAME, PolicyLoadError, PolicyLocation, PolicyOrigin, find_policy, read_bounded,
@@ -45,7 +49,7 @@ pub use env::{
 };
 pub use policy::{
     BUILTIN_POLICY_TOML, Catalog, EnvironmentPolicy, KeyPrefixes, Policy, PolicyError,
-    PolicyProblem, PolicySource, Rotation, ScanRule, line_column,
+    PolicyProblem, PolicySource, Rotation, ScanRule,
 };
 pub use rotation::{
     FUTURE_TOLERANCE_SECS, RotationVerdict, now_unix_seconds, rotation_verdict, unix_seconds_of,

@@ -1,10 +1,10 @@
 //! The least-privilege table: parsing a policy file, the built-in table, printing as TOML.
 
 use std::fmt;
-use std::ops::Range;
 
 use serde_spanned::Spanned;
 
+use crate::diagnostics::{Diagnostic, Problems};
 use crate::env::{ALIASES, PRODUCTION, STANDARD_ENVIRONMENTS, is_valid_environment_name};
 use crate::raw::{RawCatalog, RawEnvironment, RawPolicy, RawScan};
 use crate::scope::{Scope, ScopeSet};
@@ -181,27 +181,19 @@ pub struct Policy {
     scan_rules: Vec<ScanRule>,
 }
 
-/// One problem in a policy file, at `line:column` (1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyProblem {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, in characters.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
+/// One problem in a policy file: a [`Diagnostic`] with its `file:line:column`.
+pub type PolicyProblem = Diagnostic;
 
 /// Every problem found in a policy file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
     source: PolicySource,
-    problems: Vec<PolicyProblem>,
+    problems: Vec<Diagnostic>,
 }
 
 impl PolicyError {
     /// The problems, in file order.
-    pub fn problems(&self) -> &[PolicyProblem] {
+    pub fn problems(&self) -> &[Diagnostic] {
         &self.problems
     }
 
@@ -218,7 +210,7 @@ impl fmt::Display for PolicyError {
             if i > 0 {
                 f.write_str("\n")?;
             }
-            write!(f, "{}:{}:{}: {}", self.source, p.line, p.column, p.message)?;
+            write!(f, "{p}")?;
         }
         Ok(())
     }
@@ -226,50 +218,17 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// Turns byte offsets into `line:column` and collects problems.
-pub(crate) struct Problems<'a> {
-    text: &'a str,
-    found: Vec<PolicyProblem>,
-}
-
-impl Problems<'_> {
-    /// How many problems so far.
-    pub(crate) fn len(&self) -> usize {
-        self.found.len()
-    }
-
-    pub(crate) fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_column(self.text, span.start);
-        self.found.push(PolicyProblem {
-            line,
-            column,
-            message: message.into(),
-        });
-    }
-}
-
-/// 1-based line and character column of a byte offset (clamped to the text).
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
 impl Policy {
     /// The built-in table ([`BUILTIN_POLICY_TOML`]), parsed once per process.
     pub fn builtin() -> &'static Policy {
         static BUILTIN: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
         BUILTIN.get_or_init(|| {
-            let mut policy = Policy::from_toml(BUILTIN_POLICY_TOML, "built-in table")
-                .unwrap_or_else(|e| unreachable!("the built-in policy is valid: {e}"));
-            policy.source = PolicySource::BuiltIn;
-            policy
+            Policy::parse(
+                BUILTIN_POLICY_TOML,
+                "built-in table".to_owned(),
+                PolicySource::BuiltIn,
+            )
+            .unwrap_or_else(|e| unreachable!("the built-in policy is valid: {e}"))
         })
     }
 
@@ -277,26 +236,28 @@ impl Policy {
     /// (the path as written). Every problem is reported with its `line:column`; unknown keys are
     /// errors.
     pub fn from_toml(text: &str, name: impl Into<String>) -> Result<Policy, PolicyError> {
-        let source = PolicySource::File(name.into());
-        let mut problems = Problems {
-            text,
-            found: Vec::new(),
-        };
+        let name = name.into();
+        Policy::parse(text, name.clone(), PolicySource::File(name))
+    }
+
+    /// Parses `text`, named `name` in positions. The built-in table is parsed with
+    /// [`PolicySource::BuiltIn`]: it states every value itself, so building it never asks the
+    /// built-in table for a default (which would be itself, half made).
+    fn parse(text: &str, name: String, source: PolicySource) -> Result<Policy, PolicyError> {
+        let mut problems = Problems::new(name, text);
         let Some(raw) = crate::raw::read(text, &mut problems) else {
-            problems.found.sort_by_key(|p| (p.line, p.column));
             return Err(PolicyError {
                 source,
-                problems: problems.found,
+                problems: problems.into_sorted(),
             });
         };
         let policy = build(raw, &mut problems, source.clone());
-        if problems.found.is_empty() {
+        if problems.is_empty() {
             Ok(policy)
         } else {
-            problems.found.sort_by_key(|p| (p.line, p.column));
             Err(PolicyError {
                 source,
-                problems: problems.found,
+                problems: problems.into_sorted(),
             })
         }
     }
@@ -437,7 +398,10 @@ fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource) -> P
         ),
         Some(tables) => {
             for (name, env) in tables.into_inner() {
-                if let Some(env) = build_environment(&name, env, catalog.as_ref(), problems) {
+                let is_builtin = source == PolicySource::BuiltIn;
+                if let Some(env) =
+                    build_environment(&name, env, catalog.as_ref(), is_builtin, problems)
+                {
                     environments.push(env);
                 }
             }
@@ -462,25 +426,24 @@ fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource) -> P
         (rank, e.name.clone())
     });
 
-    let defaults = KeyPrefixes {
-        live_prefix: "sk_live_".into(),
-        test_prefix: "sk_test_".into(),
-        require_prefix: false,
-    };
+    // Defaults are the built-in table's values, never restated here. The built-in table states
+    // every value itself, so building it never asks for a default.
+    let default_keys = || Policy::builtin().keys();
     let keys = match raw.keys {
-        None => defaults,
+        None => default_keys().clone(),
         Some(raw_keys) => {
-            let mut prefix =
-                |value: Option<Spanned<String>>, default: String, what: &str| match value {
-                    None => default,
-                    Some(v) if v.get_ref().trim().is_empty() => {
-                        problems.at(v.span(), format!("`{what}` must not be empty"));
-                        default
-                    }
-                    Some(v) => v.into_inner(),
-                };
-            let live = prefix(raw_keys.live_prefix, defaults.live_prefix, "live_prefix");
-            let test = prefix(raw_keys.test_prefix, defaults.test_prefix, "test_prefix");
+            let mut prefix = |value: Option<Spanned<String>>,
+                              default: fn(&KeyPrefixes) -> &String,
+                              what: &str| match value {
+                None => default(default_keys()).clone(),
+                Some(v) if v.get_ref().trim().is_empty() => {
+                    problems.at(v.span(), format!("`{what}` must not be empty"));
+                    default(default_keys()).clone()
+                }
+                Some(v) => v.into_inner(),
+            };
+            let live = prefix(raw_keys.live_prefix, |k| &k.live_prefix, "live_prefix");
+            let test = prefix(raw_keys.test_prefix, |k| &k.test_prefix, "test_prefix");
             if live.starts_with(&test) || test.starts_with(&live) {
                 problems.at(
                     0..0,
@@ -490,14 +453,19 @@ fn build(raw: RawPolicy, problems: &mut Problems<'_>, source: PolicySource) -> P
             KeyPrefixes {
                 live_prefix: live,
                 test_prefix: test,
-                require_prefix: raw_keys.require_prefix.unwrap_or(false),
+                require_prefix: raw_keys
+                    .require_prefix
+                    .unwrap_or_else(|| default_keys().require_prefix),
             }
         }
     };
 
-    let mut rotation = Rotation {
-        max_age_days: 90,
-        warn_age_days: 75,
+    let mut rotation = match &raw.rotation {
+        Some(r) if r.max_age_days.is_some() && r.warn_age_days.is_some() => Rotation {
+            max_age_days: 0,
+            warn_age_days: 0,
+        },
+        _ => Policy::builtin().rotation(),
     };
     if let Some(raw_rotation) = raw.rotation {
         let mut days = |value: Option<Spanned<i64>>, what: &str| -> Option<u32> {
@@ -620,6 +588,7 @@ fn build_environment(
     name: &Spanned<String>,
     raw: RawEnvironment,
     catalog: Option<&Catalog>,
+    is_builtin: bool,
     problems: &mut Problems<'_>,
 ) -> Option<EnvironmentPolicy> {
     let env_name = name.get_ref();
@@ -627,6 +596,15 @@ fn build_environment(
         problems.at(
             name.span(),
             format!("`{alias}` is an alias: name the table `[environments.{canonical}]`"),
+        );
+        return None;
+    }
+    // (The built-in table's names are known; asking the key definition while building the
+    // built-in table would ask the table for itself.)
+    if !is_builtin && crate::KeyDefinition::builtin().contains_key(env_name) {
+        problems.at(
+            name.span(),
+            "an environment name looks like a key (not shown): name environments, keep keys in environment variables",
         );
         return None;
     }
@@ -673,6 +651,35 @@ mod tests {
 
     fn parse(text: &str) -> Result<Policy, PolicyError> {
         Policy::from_toml(text, "p.toml")
+    }
+
+    #[test]
+    fn a_key_in_a_policy_file_is_reported_without_being_shown() {
+        let text =
+            "[environments.sk_live_abcd1234efgh]\nallow = [\"read:*\", \"sk_test_abcd1234efgh\"]\n";
+        let err = Policy::from_toml(text, "p.toml").expect_err("keys are not names or scopes");
+        let shown = err.to_string();
+        assert!(!shown.contains("abcd1234efgh"), "{shown}");
+        assert!(
+            shown.contains("p.toml:1:15: an environment name looks like a key"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn defaults_come_from_the_built_in_table() {
+        let policy = Policy::from_toml(
+            "[environments.qa]\nallow = [\"read:*\"]\n[rotation]\nmax_age_days = 30\n",
+            "p.toml",
+        )
+        .expect("valid");
+        assert_eq!(policy.keys(), Policy::builtin().keys());
+        assert_eq!(policy.rotation().max_age_days, 30);
+        assert_eq!(
+            policy.rotation().warn_age_days,
+            30,
+            "the warning stays before the limit"
+        );
     }
 
     #[test]
@@ -739,7 +746,7 @@ mod tests {
         let err = parse("[environments.production]\nallow = [\"read:x\"]\nalow = []\n")
             .expect_err("unknown");
         let p = &err.problems()[0];
-        assert_eq!((p.line, p.column), (3, 1));
+        assert_eq!((p.line(), p.column()), (3, 1));
         assert!(p.message.contains("alow"), "{}", p.message);
         assert!(err.to_string().starts_with("p.toml:3:1: "), "{err}");
     }
@@ -747,7 +754,7 @@ mod tests {
     #[test]
     fn not_toml_is_an_error_with_position() {
         let err = parse("[environments.production\n").expect_err("bad toml");
-        assert_eq!(err.problems()[0].line, 1);
+        assert_eq!(err.problems()[0].line(), 1);
     }
 
     #[test]
@@ -755,7 +762,7 @@ mod tests {
         let err = parse("[environments.production]\nallow = [\"read:x\", \"Write:y\"]\n")
             .expect_err("bad");
         let p = &err.problems()[0];
-        assert_eq!((p.line, p.column), (2, 20));
+        assert_eq!((p.line(), p.column()), (2, 20));
         assert!(p.message.contains("upper case"), "{}", p.message);
     }
 
@@ -831,7 +838,7 @@ mod tests {
         let messages: Vec<_> = err
             .problems()
             .iter()
-            .map(|p| (p.line, p.message.as_str()))
+            .map(|p| (p.line(), p.message.as_str()))
             .collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert_eq!(messages[0].0, 4);
@@ -848,7 +855,7 @@ mod tests {
         let found: Vec<_> = err
             .problems()
             .iter()
-            .map(|p| (p.line, p.message.as_str()))
+            .map(|p| (p.line(), p.message.as_str()))
             .collect();
         assert_eq!(
             found,
@@ -875,7 +882,7 @@ mod tests {
 
     #[test]
     fn line_column_counts_characters() {
-        assert_eq!(line_column("ab\ncé d", 7), (2, 4));
-        assert_eq!(line_column("x", 99), (1, 2));
+        assert_eq!(crate::line_column("ab\ncé d", 7), (2, 4));
+        assert_eq!(crate::line_column("x", 99), (1, 2));
     }
 }

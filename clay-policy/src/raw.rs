@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::policy::Problems;
+use crate::diagnostics::Problems;
 
 pub(crate) struct RawPolicy {
     pub(crate) environments: Option<Spanned<BTreeMap<Spanned<String>, RawEnvironment>>>,

@@ -1421,7 +1421,7 @@ fn rule_names_round_trip() {
 fn problems(err: &PolicyError) -> Vec<(usize, usize, &str)> {
     err.problems()
         .iter()
-        .map(|p| (p.line, p.column, p.message.as_str()))
+        .map(|p| (p.line(), p.column(), p.message.as_str()))
         .collect()
 }
 
@@ -1430,7 +1430,7 @@ fn unknown_key_in_an_environment_table() {
     let err = policy_err("[environments.production]\nallow = [\"read:x\"]\nalow = []\n");
     assert_eq!(err.source(), &PolicySource::File("clay-policy.toml".into()));
     let p = &err.problems()[0];
-    assert_eq!((p.line, p.column), (3, 1));
+    assert_eq!((p.line(), p.column()), (3, 1));
     assert_contains(&p.message, &["alow"]);
     assert!(
         err.to_string().starts_with("clay-policy.toml:3:1: "),
@@ -1443,7 +1443,7 @@ fn unknown_top_level_table() {
     let err = policy_err("[environments.development]\nallow = []\n\n[rotaton]\nmax_age_days = 9\n");
     assert_eq!(err.problems().len(), 1, "{err}");
     let p = &err.problems()[0];
-    assert_eq!((p.line, p.column), (4, 2));
+    assert_eq!((p.line(), p.column()), (4, 2));
     assert_contains(&p.message, &["rotaton"]);
 }
 
@@ -1451,12 +1451,12 @@ fn unknown_top_level_table() {
 fn unknown_key_in_keys_and_rotation() {
     let err = policy_err("[environments.development]\nallow = []\n[keys]\n  live = \"x_\"\n");
     let p = &err.problems()[0];
-    assert_eq!((p.line, p.column), (4, 3));
+    assert_eq!((p.line(), p.column()), (4, 3));
     assert_contains(&p.message, &["live"]);
 
     let err = policy_err("[environments.development]\nallow = []\n[rotation]\nmax_days = 9\n");
     let p = &err.problems()[0];
-    assert_eq!((p.line, p.column), (4, 1));
+    assert_eq!((p.line(), p.column()), (4, 1));
     assert_contains(&p.message, &["max_days"]);
 }
 
@@ -1470,22 +1470,22 @@ fn not_toml() {
         let err = policy_err(text);
         assert_eq!(err.problems().len(), 1, "{err}");
         let p = &err.problems()[0];
-        assert!(p.line >= 1 && p.column >= 1, "{err}");
+        assert!(p.line() >= 1 && p.column() >= 1, "{err}");
         assert!(
             err.to_string()
-                .starts_with(&format!("clay-policy.toml:{}:{}: ", p.line, p.column)),
+                .starts_with(&format!("clay-policy.toml:{}:{}: ", p.line(), p.column())),
             "{err}"
         );
     }
     let err = policy_err("[environments.production]\nallow = [read:x]\n");
-    assert_eq!(err.problems()[0].line, 2);
+    assert_eq!(err.problems()[0].line(), 2);
 }
 
 #[test]
 fn a_value_of_the_wrong_type_is_located() {
     let err = policy_err("[environments.production]\nallow = []\nwildcards = \"no\"\n");
     let p = &err.problems()[0];
-    assert_eq!((p.line, p.column), (3, 13));
+    assert_eq!((p.line(), p.column()), (3, 13));
 }
 
 #[test]
@@ -1523,7 +1523,7 @@ fn a_policy_without_environments() {
     );
     let err = policy_err("# nothing here\n\n[environments]\n");
     assert_eq!(err.problems().len(), 1, "{err}");
-    assert_eq!(err.problems()[0].line, 3);
+    assert_eq!(err.problems()[0].line(), 3);
     assert_contains(&err.problems()[0].message, &["defines no environments"]);
     let err = policy_err("");
     assert_contains(&err.problems()[0].message, &["defines no environments"]);

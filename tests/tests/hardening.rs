@@ -360,3 +360,34 @@ fn load_prints_warnings_on_stderr_without_a_subscriber_and_through_tracing_with_
         "{stdout}"
     );
 }
+
+#[test]
+fn a_runtime_policy_holding_keys_never_echoes_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[environments.development]\nallow = [\"read:*\", \"{LIVE_READ}\"]\n\n[environments.{LIVE_WRITE}]\nallow = [\"read:*\"]\n"
+        ),
+    )
+    .expect("write");
+    let err = Clay::load_from(development(&[(
+        "CLAY_POLICY",
+        &policy.display().to_string(),
+    )]))
+    .expect_err("an invalid runtime policy");
+    let text = err.to_string();
+    assert!(
+        !text.contains("reader0123") && !text.contains("writer0123"),
+        "{text}"
+    );
+    assert!(text.contains("<looks like a key, not shown>"), "{text}");
+    // Each problem keeps its position.
+    let lines: Vec<usize> = err
+        .problems()
+        .iter()
+        .filter_map(|p| p.location().map(|l| l.line))
+        .collect();
+    assert_eq!(lines, [2, 4], "{text}");
+}

@@ -245,16 +245,25 @@ fn secrets_in_the_settings_file_are_refused_with_their_position() {
     assert_eq!(
         text[0],
         format!(
-            "{file}:5:1: `reader` is a secret (ApiKey `reader`): secrets come from environment variables, not {file}:5"
+            "`CLAY_CONFIG` {file}:5:1: `reader` is a secret (ApiKey `reader`): secrets come from environment variables, not from the settings file"
         )
     );
+    // The position is kept typed, not only in the text.
+    let lines: Vec<usize> = err
+        .problems()
+        .iter()
+        .filter_map(|p| p.location().map(|l| l.line))
+        .collect();
+    assert_eq!(lines, [5, 6, 7]);
     assert!(
-        text[1].starts_with(&format!("{file}:6:1: `CLAY_WEBHOOK_SECRET` is a secret")),
+        text[1].starts_with(&format!(
+            "`CLAY_CONFIG` {file}:6:1: `CLAY_WEBHOOK_SECRET` is a secret"
+        )),
         "{text:?}"
     );
     assert!(
         text[2].starts_with(&format!(
-            "{file}:7:1: the value of `base_url` looks like a key"
+            "`CLAY_CONFIG` {file}:7:1: the value of `base_url` contains a key"
         )),
         "{text:?}"
     );
