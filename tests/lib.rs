@@ -79,3 +79,8 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// Every Rust block of the README compiles and runs: the README is a doctest of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
