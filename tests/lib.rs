@@ -41,13 +41,7 @@ pub struct Clay {
 
 /// The date `days` days before today (UTC), as `YYYY-MM-DD`: an `_ISSUED_AT` value.
 pub fn days_ago(days: i64) -> String {
-    let today = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date();
-    today
-        .checked_sub(jiff::Span::new().days(days))
-        .expect("a date in range")
-        .to_string()
+    clay_config::policy::utc_date(clay_config::policy::now_unix_seconds() - days * 24 * 60 * 60)
 }
 
 /// Runs `f` with a `tracing` fmt subscriber installed and returns what it wrote.

@@ -36,12 +36,8 @@ struct TenKeys {
 }
 
 fn ten_key_vars() -> Vec<(String, String)> {
-    let yesterday = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date()
-        .yesterday()
-        .expect("in range")
-        .to_string();
+    let yesterday =
+        clay_config::policy::utc_date(clay_config::policy::now_unix_seconds() - 24 * 60 * 60);
     let mut vars = vec![("CLAY_ENV".to_owned(), "production".to_owned())];
     for i in 0..10 {
         vars.push((

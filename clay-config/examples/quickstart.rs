@@ -101,8 +101,5 @@ fn print_key(name: &str, key: Option<&ApiKey>) {
 }
 
 fn today() -> String {
-    jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date()
-        .to_string()
+    clay_config::policy::utc_date(clay_config::policy::now_unix_seconds())
 }

@@ -53,5 +53,6 @@ pub use policy::{
 };
 pub use rotation::{
     FUTURE_TOLERANCE_SECS, RotationVerdict, now_unix_seconds, rotation_verdict, unix_seconds_of,
+    utc_date, utc_timestamp_millis,
 };
 pub use scope::{Scope, ScopeError, ScopeSet};

@@ -140,6 +140,55 @@ pub fn unix_seconds_of(text: &str) -> Result<i64, String> {
     Ok(days * SECONDS_PER_DAY + seconds_of_day - offset_minutes * 60)
 }
 
+/// `YYYY-MM-DD` of a Unix time, in UTC: how `_ISSUED_AT` dates are written.
+///
+/// ```
+/// assert_eq!(clay_policy::utc_date(1_795_953_600), "2026-11-29");
+/// ```
+pub fn utc_date(unix_seconds: i64) -> String {
+    let (year, month, day) = civil_from_days(unix_seconds.div_euclid(SECONDS_PER_DAY));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// RFC 3339 in UTC with milliseconds (`2026-11-29T17:00:00.000Z`) of a Unix time in
+/// milliseconds: the audit log's timestamp format.
+///
+/// ```
+/// assert_eq!(clay_policy::utc_timestamp_millis(1_795_971_600_123), "2026-11-29T17:00:00.123Z");
+/// ```
+pub fn utc_timestamp_millis(unix_millis: i64) -> String {
+    let seconds = unix_millis.div_euclid(1000);
+    let millis = unix_millis.rem_euclid(1000);
+    let (year, month, day) = civil_from_days(seconds.div_euclid(SECONDS_PER_DAY));
+    let of_day = seconds.rem_euclid(SECONDS_PER_DAY);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (the inverse of
+/// [`days_from_civil`], Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -177,6 +226,20 @@ mod tests {
             unix_seconds_of("2026-11-29T12:00:00Z")
         );
         assert_eq!(unix_seconds_of("2024-02-29"), Ok(1_709_164_800));
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(-1), "1969-12-31");
+        assert_eq!(utc_date(1_709_164_800), "2024-02-29");
+        let text = utc_timestamp_millis(1_795_971_600_123);
+        assert_eq!(text, "2026-11-29T17:00:00.123Z");
+        assert_eq!(unix_seconds_of(&text), Ok(1_795_971_600));
     }
 
     #[test]
