@@ -35,7 +35,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{Fingerprint, WebhookSecret};
 
@@ -48,16 +48,29 @@ mod error;
 pub mod github;
 mod key;
 mod received;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod replay;
 pub mod standard_webhooks;
 pub mod stripe;
 
-pub use error::{Malformed, WebhookError};
+pub use error::{Malformed, StoreProblem, WebhookError};
 /// The `http` crate whose `HeaderMap` [`WebhookVerifier::verify`] takes, re-exported so callers
 /// need no dependency of their own to build one.
 pub use http;
+/// The `redis` crate whose `ConnectionManager` [`RedisStore::new`] takes (feature `redis`).
+#[cfg(feature = "redis")]
+pub use redis;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
+pub use replay::{
+    MemoryStore, Recorded, ReplayGuard, ReplayKey, ReplayStore, StoreError, StoreFuture,
+};
 
+use codec::{Tag, optional_single_header, tags_equal};
 use key::Key;
 use received::Received;
+use replay::Delivery;
 
 /// The replay window used unless [`WebhookVerifier::with_tolerance`] says otherwise: five
 /// minutes, as Stripe and Standard Webhooks use.
@@ -66,8 +79,8 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// How webhooks are signed: which headers, which message, which encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
-    /// The seed's scheme: `x-clay-signature` = lowercase hex HMAC-SHA256 of the raw body,
-    /// optionally prefixed `sha256=`. No timestamp, so no replay protection. See [`clay_hex`].
+    /// Clay's practice: `x-clay-signature` = lowercase hex HMAC-SHA256 of the raw body,
+    /// optionally prefixed `sha256=`. No timestamp, so no replay window. See [`clay_hex`].
     ClayHex,
     /// `x-clay-signature` = hex HMAC-SHA256 of `"{timestamp}.{body}"`, `x-clay-timestamp` in
     /// Unix seconds. See [`clay_timestamped`].
@@ -147,6 +160,15 @@ impl Scheme {
 }
 
 impl Scheme {
+    /// The header holding the delivery id, for schemes that send one.
+    fn delivery_id_header(self) -> Option<&'static HeaderName> {
+        match self {
+            Scheme::StandardWebhooks => Some(&standard_webhooks::ID),
+            Scheme::GitHub => Some(&github::DELIVERY),
+            Scheme::ClayHex | Scheme::ClayTimestamped | Scheme::Stripe => None,
+        }
+    }
+
     /// The header holding the timestamp, for timestamped schemes.
     fn timestamp_header(self) -> Option<&'static str> {
         match self {
@@ -192,6 +214,7 @@ pub struct WebhookVerifier {
     /// The current secret first, then the previous ones in the order they were added.
     secrets: Vec<PreparedSecret>,
     tolerance: Duration,
+    replay_guard: Option<ReplayGuard>,
 }
 
 #[derive(Clone)]
@@ -217,6 +240,7 @@ impl WebhookVerifier {
             scheme,
             secrets: vec![PreparedSecret::new(scheme, &secret)],
             tolerance: DEFAULT_TOLERANCE,
+            replay_guard: None,
         }
     }
 
@@ -241,11 +265,32 @@ impl WebhookVerifier {
     }
 
     /// How far a timestamp may be from the receiver's clock, in the past **or** the future,
-    /// for the timestamped schemes. Untimestamped schemes ignore it.
+    /// for the timestamped schemes. Untimestamped schemes do not check it, but a
+    /// [`ReplayGuard`] remembers their deliveries for this long.
     #[must_use]
     pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance;
         self
+    }
+
+    /// Accepts each verified delivery once: after the signature verifies, `guard` records the
+    /// delivery's key until its window ends, and refuses the same key again as
+    /// [`WebhookError::Replayed`]. See [`ReplayGuard`] and the [module documentation](self) for
+    /// the keys and what the guard promises per scheme.
+    ///
+    /// With a store that answers only asynchronously (Redis), verify with
+    /// [`verify_async`](Self::verify_async): the synchronous [`verify`](Self::verify) cannot
+    /// wait for it and refuses every delivery
+    /// ([`StoreProblem::AsyncOnly`]). The axum extractor always uses `verify_async`.
+    #[must_use]
+    pub fn with_replay_guard(mut self, guard: ReplayGuard) -> Self {
+        self.replay_guard = Some(guard);
+        self
+    }
+
+    /// The replay guard, if there is one.
+    pub fn replay_guard(&self) -> Option<&ReplayGuard> {
+        self.replay_guard.as_ref()
     }
 
     /// The scheme this verifier reads.
@@ -281,33 +326,89 @@ impl WebhookVerifier {
     }
 
     /// Verifies `body`, exactly as received, against `headers`, with the system clock for the
-    /// replay window.
+    /// replay window; then, with a [replay guard](Self::with_replay_guard), records the
+    /// delivery or refuses it as a replay.
+    ///
+    /// A guard whose store answers only asynchronously (Redis) cannot be consulted here: every
+    /// delivery is then refused with [`StoreProblem::AsyncOnly`]. Use
+    /// [`verify_async`](Self::verify_async) with it.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
-        self.verify_with_clock(headers, body, SystemTime::now)
+        let verified = self.verify_signature(headers, body, SystemTime::now)?;
+        match &self.replay_guard {
+            None => Ok(()),
+            Some(guard) => guard.judge_now(&self.delivery(headers, &verified)?),
+        }
     }
 
     /// [`verify`](Self::verify) as if the time were `now`.
     ///
     /// The order of the checks: the secrets, the headers' presence and format, the timestamp
-    /// (a stale request costs no HMAC), then the signature. Every check returns an error
-    /// rather than panicking, whatever the input.
+    /// (a stale request costs no HMAC), the signature, then the replay guard (a forged request
+    /// is never recorded). Every check returns an error rather than panicking, whatever the
+    /// input.
     pub fn verify_at(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), WebhookError> {
-        self.verify_with_clock(headers, body, || now)
+        let verified = self.verify_signature(headers, body, || now)?;
+        match &self.replay_guard {
+            None => Ok(()),
+            Some(guard) => guard.judge_now(&self.delivery(headers, &verified)?),
+        }
     }
 
-    /// The clock is read only by timestamped schemes, and only once the headers are known to
-    /// be well formed.
-    fn verify_with_clock(
+    /// [`verify`](Self::verify), waiting for the replay guard's store when it must (Redis):
+    /// what a receiver with a shared guard calls. Without a guard, or with an in-memory one, it
+    /// never waits.
+    ///
+    /// ```
+    /// use clay_config::WebhookSecret;
+    /// use clay_config::webhook::{ReplayGuard, Scheme, WebhookError, WebhookVerifier};
+    ///
+    /// # async fn receive() -> Result<(), WebhookError> {
+    /// let verifier = WebhookVerifier::new(Scheme::ClayTimestamped, WebhookSecret::new("s3cr3t-s3cr3t"))
+    ///     .with_replay_guard(ReplayGuard::in_memory());
+    /// let headers = verifier.sign(b"{}")?;
+    /// verifier.verify_async(&headers, b"{}").await?;
+    /// assert!(matches!(
+    ///     verifier.verify_async(&headers, b"{}").await,
+    ///     Err(WebhookError::Replayed { .. })
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn verify_async(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
+        let verified = self.verify_signature(headers, body, SystemTime::now)?;
+        match &self.replay_guard {
+            None => Ok(()),
+            Some(guard) => guard.judge(&self.delivery(headers, &verified)?).await,
+        }
+    }
+
+    /// [`verify_async`](Self::verify_async) as if the time were `now`.
+    pub async fn verify_async_at(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), WebhookError> {
+        let verified = self.verify_signature(headers, body, || now)?;
+        match &self.replay_guard {
+            None => Ok(()),
+            Some(guard) => guard.judge(&self.delivery(headers, &verified)?).await,
+        }
+    }
+
+    /// Everything but the replay guard. The clock is read only by timestamped schemes, and
+    /// only once the headers are known to be well formed.
+    fn verify_signature(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: impl FnOnce() -> SystemTime,
-    ) -> Result<(), WebhookError> {
+    ) -> Result<Verified, WebhookError> {
         self.check_secrets()?;
         let received = match self.scheme {
             Scheme::ClayHex => clay_hex::read(headers)?,
@@ -316,26 +417,75 @@ impl WebhookVerifier {
             Scheme::GitHub => github::read(headers)?,
             Scheme::Stripe => stripe::read(headers)?,
         };
-        if let Some((timestamp, header)) = received.timestamp {
-            check_window(timestamp, header, now(), self.tolerance)?;
-        }
+        let window = match received.timestamp {
+            Some((timestamp, header)) => {
+                let now = now();
+                check_window(timestamp, header, now, self.tolerance)?;
+                Some((timestamp, now))
+            }
+            None => None,
+        };
         let Received {
             prefix,
             tags,
             signature_header,
             ..
         } = &received;
-        let matched = self.secrets.iter().any(|secret| match &secret.key {
-            Ok(key) => key.matches_any(prefix, body, tags.as_slice()),
-            Err(_) => false,
-        });
-        if matched {
-            Ok(())
-        } else {
-            Err(WebhookError::WrongSignature {
-                header: signature_header,
-            })
+        let tags = tags.as_slice();
+        // The current secret's signature is the delivery's replay key whichever secret
+        // matched, so a delivery signed with both is one delivery.
+        let mut current_signature = None;
+        for secret in &self.secrets {
+            let Ok(key) = &secret.key else {
+                continue; // not reached: `check_secrets` refused the verifier
+            };
+            let expected = key.tag(prefix, body);
+            let current = *current_signature.get_or_insert(expected);
+            if tags.iter().any(|tag| tags_equal(&expected, tag)) {
+                return Ok(Verified {
+                    signature: current,
+                    signature_header,
+                    window,
+                });
+            }
         }
+        Err(WebhookError::WrongSignature {
+            header: signature_header,
+        })
+    }
+
+    /// The keys under which the replay guard records a verified delivery, and for how long.
+    fn delivery(&self, headers: &HeaderMap, verified: &Verified) -> Result<Delivery, WebhookError> {
+        let ttl = match verified.window {
+            // Until the timestamp leaves the window, plus a second for whole-second timestamps
+            // and clocks that differ a little between instances.
+            Some((timestamp, now)) => UNIX_EPOCH
+                .checked_add(Duration::from_secs(timestamp))
+                .and_then(|sent| sent.checked_add(self.tolerance))
+                .and_then(|closes| closes.checked_add(CLOCK_ALLOWANCE))
+                .map_or(Duration::MAX, |closes| {
+                    closes.duration_since(now).unwrap_or_default()
+                }),
+            // Nothing in the delivery says when it was sent: remember it for the tolerance.
+            None => self.tolerance,
+        };
+        let by_signature =
+            || ReplayKey::signature(self.scheme, &verified.signature);
+        let id = match self.scheme.delivery_id_header() {
+            Some(header) => optional_single_header(headers, header)?
+                .filter(|id| !id.is_empty())
+                .map(|id| (ReplayKey::delivery_id(self.scheme, id), header.as_str())),
+            None => None,
+        };
+        Ok(match id {
+            // GitHub does not sign its delivery id: a replay with a fresh one must still meet
+            // its signature.
+            Some((key, header)) if self.scheme == Scheme::GitHub => {
+                Delivery::new(key, header, ttl).and(by_signature())
+            }
+            Some((key, header)) => Delivery::new(key, header, ttl),
+            None => Delivery::new(by_signature(), verified.signature_header, ttl),
+        })
     }
 
     /// The headers a sender of this scheme would attach to `body` now, signed with the current
@@ -345,7 +495,9 @@ impl WebhookVerifier {
     }
 
     /// [`sign`](Self::sign) with the timestamp `at`. For Standard Webhooks, `webhook-id` is
-    /// derived from the timestamp and body.
+    /// derived from the secret's fingerprint, the timestamp and the body: the same message
+    /// signed twice is the same delivery (a replay to a [`ReplayGuard`]), and senders with
+    /// different secrets send different deliveries.
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
@@ -360,9 +512,14 @@ impl WebhookVerifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sign_at(&self, body: &[u8], at: SystemTime) -> Result<HeaderMap, WebhookError> {
-        let key = match self.secrets.first().map(|current| &current.key) {
-            Some(Ok(key)) => key,
-            Some(Err(problem)) => return Err(WebhookError::InvalidSecret { problem: *problem }),
+        let (key, fingerprint) = match self.secrets.first() {
+            Some(PreparedSecret {
+                key: Ok(key),
+                fingerprint,
+            }) => (key, fingerprint),
+            Some(PreparedSecret {
+                key: Err(problem), ..
+            }) => return Err(WebhookError::InvalidSecret { problem: *problem }),
             None => {
                 return Err(WebhookError::InvalidSecret {
                     problem: Malformed::Empty,
@@ -380,7 +537,9 @@ impl WebhookVerifier {
         match self.scheme {
             Scheme::ClayHex => clay_hex::sign_headers(key, body),
             Scheme::ClayTimestamped => clay_timestamped::sign_headers(key, timestamp()?, body),
-            Scheme::StandardWebhooks => standard_webhooks::sign_headers(key, timestamp()?, body),
+            Scheme::StandardWebhooks => {
+                standard_webhooks::sign_headers(key, fingerprint, timestamp()?, body)
+            }
             Scheme::GitHub => github::sign_headers(key, body),
             Scheme::Stripe => stripe::sign_headers(key, timestamp()?, body),
         }
@@ -398,9 +557,22 @@ impl fmt::Debug for WebhookVerifier {
             .field("scheme", &self.scheme)
             .field("secrets", &fingerprints)
             .field("tolerance", &self.tolerance)
+            .field("replay_guard", &self.replay_guard)
             .finish()
     }
 }
+
+/// What a verified signature tells the replay guard.
+struct Verified {
+    /// The signature the current secret makes for the delivery.
+    signature: Tag,
+    signature_header: &'static str,
+    /// For timestamped schemes: the timestamp, and the time the window was checked against.
+    window: Option<(u64, SystemTime)>,
+}
+
+/// Added to a timestamped delivery's window when recording it (see `WebhookVerifier::delivery`).
+const CLOCK_ALLOWANCE: Duration = Duration::from_secs(1);
 
 /// Refuses a timestamp more than `tolerance` before **or after** `now`. Checking only the past
 /// (as some libraries do) lets a request signed for next week be replayed all week.
