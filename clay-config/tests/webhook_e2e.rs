@@ -186,7 +186,7 @@ fn clay_timestamped_receiver_runs_the_handler_only_for_valid_deliveries() {
         &signature,
     );
 
-    // Wrong lengths: the seed's `timingSafeEqual` threw on these.
+    // Wrong lengths: a `timingSafeEqual` on unequal lengths throws on these.
     for length in [0, 1, 63, 65, 128] {
         let sig: String = signature.chars().cycle().take(length).collect();
         let headers = with_header(valid.clone(), "x-clay-signature", &sig);
