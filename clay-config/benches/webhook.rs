@@ -392,16 +392,29 @@ mod redis_guard {
             );
             return;
         }
-        println!("| 1 KiB deliveries                      | deliveries/s (median) | deliveries/s (best) |");
-        println!("|---------------------------------------|----------------------:|--------------------:|");
+        println!(
+            "| 1 KiB deliveries                      | deliveries/s (median) | deliveries/s (best) |"
+        );
+        println!(
+            "|---------------------------------------|----------------------:|--------------------:|"
+        );
         for (tasks, guarded, median, best) in rows.rows {
             let what = if guarded {
-                format!("verify_async + Redis guard, {tasks:>2} task{}", if tasks == 1 { " " } else { "s" })
+                format!(
+                    "verify_async + Redis guard, {tasks:>2} task{}",
+                    if tasks == 1 { " " } else { "s" }
+                )
             } else {
                 "verify_async alone,  1 task".to_owned()
             };
-            println!("| {what:<37} | {:>21.0} | {:>19.0} |", 1.0 / median, 1.0 / best);
+            println!(
+                "| {what:<37} | {:>21.0} | {:>19.0} |",
+                1.0 / median,
+                1.0 / best
+            );
         }
-        println!("(Redis on the same machine, one multiplexed connection; each delivery one SET NX PX)");
+        println!(
+            "(Redis on the same machine, one multiplexed connection; each delivery one SET NX PX)"
+        );
     }
 }

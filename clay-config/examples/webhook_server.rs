@@ -126,7 +126,9 @@ async fn redis_guard(url: &str) -> Result<ReplayGuard, Box<dyn Error>> {
 
 #[cfg(not(feature = "redis"))]
 async fn redis_guard(_url: &str) -> Result<ReplayGuard, Box<dyn Error>> {
-    Err("REDIS_URL is set, but this example was built without the `redis` feature: \
+    Err(
+        "REDIS_URL is set, but this example was built without the `redis` feature: \
          run it with `--features axum,redis`"
-        .into())
+            .into(),
+    )
 }

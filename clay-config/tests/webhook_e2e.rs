@@ -249,10 +249,17 @@ fn every_scheme_runs_the_handler_once_per_delivery() {
         let mut server = Server::start(verifier.clone());
         let body = format!(r#"{{"scheme":"{scheme}"}}"#).into_bytes();
         let headers = verifier.sign(&body).expect("signed");
-        assert_eq!(server.post(&headers, &body).0, StatusCode::NO_CONTENT, "{scheme}");
+        assert_eq!(
+            server.post(&headers, &body).0,
+            StatusCode::NO_CONTENT,
+            "{scheme}"
+        );
         let (status, text) = server.post(&headers, &body);
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{scheme}: {text}");
-        assert!(text.starts_with(r#"{"error":"replayed","message":"a replay"#), "{scheme}: {text}");
+        assert!(
+            text.starts_with(r#"{"error":"replayed","message":"a replay"#),
+            "{scheme}: {text}"
+        );
         assert_eq!(server.delivered(), vec![Bytes::from(body)], "{scheme}");
     }
 }
@@ -285,13 +292,20 @@ fn a_store_that_cannot_answer_is_a_503_to_retry_not_a_401() {
     let mut server = Server::start(verifier.clone());
     let body = b"{}";
     let headers = verifier.sign(body).expect("signed");
-    let signature = headers["x-clay-signature"].to_str().expect("ASCII").to_owned();
+    let signature = headers["x-clay-signature"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
     let (status, text) = server.post(&headers, body);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert_json_error(&text, "replay_store_unavailable", &signature);
     assert!(text.contains("retry"), "{text}");
     // A forgery is still a 401: the store is consulted only for verified deliveries.
-    assert_refused(server.post(&headers, b"{\"forged\":true}"), "wrong_signature", &signature);
+    assert_refused(
+        server.post(&headers, b"{\"forged\":true}"),
+        "wrong_signature",
+        &signature,
+    );
     assert_eq!(server.delivered(), Vec::<Bytes>::new());
 
     // Failing open, the delivery is accepted (unrecorded).
@@ -329,9 +343,10 @@ fn two_receivers_sharing_a_redis_guard_run_the_handler_once() {
         let store = runtime
             .block_on(clay_config::webhook::RedisStore::connect(&url))
             .expect("CLAY_TEST_REDIS_URL is reachable");
-        let verifier = WebhookVerifier::new(Scheme::StandardWebhooks, WebhookSecret::new(
-            format!("whsec_{}", &"0123456789abcdef".repeat(2)),
-        ))
+        let verifier = WebhookVerifier::new(
+            Scheme::StandardWebhooks,
+            WebhookSecret::new(format!("whsec_{}", &"0123456789abcdef".repeat(2))),
+        )
         .with_replay_guard(ReplayGuard::new(store));
         Server::start_in(runtime, verifier)
     };

@@ -19,8 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clay_config::WebhookSecret;
 use clay_config::webhook::redis::aio::ConnectionManager;
 use clay_config::webhook::{
-    RedisStore, ReplayGuard, Scheme, StoreProblem, WebhookError, WebhookVerifier, clay_hex,
-    github,
+    RedisStore, ReplayGuard, Scheme, StoreProblem, WebhookError, WebhookVerifier, clay_hex, github,
 };
 use http::{HeaderMap, HeaderValue};
 
@@ -100,7 +99,11 @@ fn the_same_delivery_twice_is_refused_the_second_time() {
             verifier.check_secrets().expect("usable secrets");
             let body = format!(r#"{{"scheme":"{scheme}"}}"#).into_bytes();
             let headers = verifier.sign(&body).expect("signed");
-            assert_eq!(verifier.verify_async(&headers, &body).await, Ok(()), "{scheme}");
+            assert_eq!(
+                verifier.verify_async(&headers, &body).await,
+                Ok(()),
+                "{scheme}"
+            );
             let replay = verifier.verify_async(&headers, &body).await;
             assert!(
                 matches!(replay, Err(WebhookError::Replayed { .. })),
@@ -108,7 +111,11 @@ fn the_same_delivery_twice_is_refused_the_second_time() {
             );
             // A different delivery is not a replay.
             let other = verifier.sign(b"{}").expect("signed");
-            assert_eq!(verifier.verify_async(&other, b"{}").await, Ok(()), "{scheme}");
+            assert_eq!(
+                verifier.verify_async(&other, b"{}").await,
+                Ok(()),
+                "{scheme}"
+            );
         }
     });
 }
@@ -467,7 +474,8 @@ fn redis_stopped_mid_run_refuses_deliveries_then_recovers() {
                 Err(other) => panic!("while reconnecting: {other:?}"),
             }
         }
-        let (headers, body) = recovered.expect("deliveries are accepted again after Redis restarts");
+        let (headers, body) =
+            recovered.expect("deliveries are accepted again after Redis restarts");
         assert!(matches!(
             closed.verify_async(&headers, &body).await,
             Err(WebhookError::Replayed { .. })

@@ -94,7 +94,12 @@ fn every_scheme_accepts_a_delivery_once() {
             Ok(()),
             "{scheme}"
         );
-        assert_eq!(verifier.verify(&other, b"another body").map_err(|e| e.code()), Err("replayed"));
+        assert_eq!(
+            verifier
+                .verify(&other, b"another body")
+                .map_err(|e| e.code()),
+            Err("replayed")
+        );
     }
 }
 
@@ -156,14 +161,10 @@ fn a_delivery_signed_with_either_secret_is_one_delivery() {
     let receiver = WebhookVerifier::new(Scheme::Stripe, WebhookSecret::new(current))
         .with_previous(WebhookSecret::new(previous))
         .with_replay_guard(ReplayGuard::in_memory());
-    let timestamp = at
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
+    let timestamp = at.duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
     let body = b"{\"id\":\"evt_1\"}";
     let by_current = stripe::sign(&WebhookSecret::new(current), timestamp, body).expect("signed");
-    let by_previous =
-        stripe::sign(&WebhookSecret::new(previous), timestamp, body).expect("signed");
+    let by_previous = stripe::sign(&WebhookSecret::new(previous), timestamp, body).expect("signed");
     let v1 = |header: &str| header.split(',').nth(1).expect("a v1 entry").to_owned();
     let both = format!("t={timestamp},{},{}", v1(&by_previous), v1(&by_current));
     let headers = |value: &str| with(HeaderMap::new(), "stripe-signature", value.as_bytes());
@@ -210,7 +211,11 @@ fn standard_webhooks_is_keyed_on_the_signed_id() {
         let signature =
             standard_webhooks::sign(&secret, &id_text, timestamp, body).expect("signed");
         let headers = with(HeaderMap::new(), "webhook-id", id);
-        let headers = with(headers, "webhook-timestamp", timestamp.to_string().as_bytes());
+        let headers = with(
+            headers,
+            "webhook-timestamp",
+            timestamp.to_string().as_bytes(),
+        );
         with(headers, "webhook-signature", signature.as_bytes())
     };
     // Two messages with the same body and time but different ids are two deliveries.
@@ -386,7 +391,9 @@ fn a_full_store_refuses_new_deliveries_and_still_refuses_replays() {
 #[test]
 fn concurrent_duplicates_are_accepted_exactly_once() {
     let verifier = Arc::new(guarded(Scheme::StandardWebhooks));
-    let bodies: Vec<Vec<u8>> = (0..20).map(|n| format!("{{\"n\":{n}}}").into_bytes()).collect();
+    let bodies: Vec<Vec<u8>> = (0..20)
+        .map(|n| format!("{{\"n\":{n}}}").into_bytes())
+        .collect();
     let deliveries: Arc<Vec<(HeaderMap, Vec<u8>)>> = Arc::new(
         bodies
             .into_iter()
@@ -405,7 +412,9 @@ fn concurrent_duplicates_are_accepted_exactly_once() {
                     let (headers, body) = &deliveries[(n * 7 + thread) % deliveries.len()];
                     match verifier.verify(headers, body) {
                         Ok(()) => accepted.fetch_add(1, Ordering::Relaxed),
-                        Err(WebhookError::Replayed { .. }) => replayed.fetch_add(1, Ordering::Relaxed),
+                        Err(WebhookError::Replayed { .. }) => {
+                            replayed.fetch_add(1, Ordering::Relaxed)
+                        }
                         Err(other) => panic!("unexpected {other:?}"),
                     };
                 }
@@ -475,7 +484,9 @@ fn a_store_that_cannot_answer_fails_closed_by_default_and_open_when_asked() {
     let sync = closed.verify(&headers, b"{}");
     assert_eq!(sync, unavailable(StoreProblem::AsyncOnly));
     assert!(
-        sync.expect_err("refused").to_string().contains("verify_async"),
+        sync.expect_err("refused")
+            .to_string()
+            .contains("verify_async"),
         "names the fix"
     );
 
@@ -495,7 +506,10 @@ fn a_store_that_cannot_answer_fails_closed_by_default_and_open_when_asked() {
 fn debug_shows_the_guard_not_the_secret() {
     let verifier = guarded(Scheme::ClayHex);
     let shown = format!("{verifier:?}");
-    assert!(shown.contains("ReplayGuard { store: \"memory\", fail_open: false }"), "{shown}");
+    assert!(
+        shown.contains("ReplayGuard { store: \"memory\", fail_open: false }"),
+        "{shown}"
+    );
     assert!(!shown.contains(PLAIN_SECRET), "{shown}");
 }
 
@@ -525,9 +539,18 @@ fn a_custom_store_sees_namespaced_keys_and_the_time_to_live() {
         let verifier = WebhookVerifier::new(scheme, WebhookSecret::new(secret_for(scheme)))
             .with_tolerance(tolerance)
             .with_replay_guard(ReplayGuard::new(Recording(Arc::clone(&recording))));
-        let headers = verifier.sign_at(b"{}", now - Duration::from_secs(10)).expect("signed");
-        let headers = with(headers, "x-github-delivery", b"72d3162e-cc78-11e3-81ab-4c9367dc0958");
-        assert_eq!(block_on(verifier.verify_async_at(&headers, b"{}", now)), Ok(()));
+        let headers = verifier
+            .sign_at(b"{}", now - Duration::from_secs(10))
+            .expect("signed");
+        let headers = with(
+            headers,
+            "x-github-delivery",
+            b"72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        );
+        assert_eq!(
+            block_on(verifier.verify_async_at(&headers, b"{}", now)),
+            Ok(())
+        );
     }
     let calls = recording.lock().expect("not poisoned").clone();
     let described: Vec<(Vec<String>, u64)> = calls
@@ -555,14 +578,23 @@ fn a_custom_store_sees_namespaced_keys_and_the_time_to_live() {
     assert_eq!(
         described,
         vec![
-            (vec!["clay-config:webhook:clay-hex:sig:…".to_owned()], 300_000),
-            (vec!["clay-config:webhook:clay-timestamped:sig:…".to_owned()], timestamped),
+            (
+                vec!["clay-config:webhook:clay-hex:sig:…".to_owned()],
+                300_000
+            ),
+            (
+                vec!["clay-config:webhook:clay-timestamped:sig:…".to_owned()],
+                timestamped
+            ),
             (
                 vec![format!(
                     "clay-config:webhook:standard-webhooks:id:{}",
-                    WebhookVerifier::new(Scheme::StandardWebhooks, WebhookSecret::new(STANDARD_SECRET))
-                        .sign_at(b"{}", now - Duration::from_secs(10))
-                        .expect("signed")["webhook-id"]
+                    WebhookVerifier::new(
+                        Scheme::StandardWebhooks,
+                        WebhookSecret::new(STANDARD_SECRET)
+                    )
+                    .sign_at(b"{}", now - Duration::from_secs(10))
+                    .expect("signed")["webhook-id"]
                         .to_str()
                         .expect("ASCII")
                 )],
@@ -575,7 +607,10 @@ fn a_custom_store_sees_namespaced_keys_and_the_time_to_live() {
                 ],
                 300_000
             ),
-            (vec!["clay-config:webhook:stripe:sig:…".to_owned()], timestamped),
+            (
+                vec!["clay-config:webhook:stripe:sig:…".to_owned()],
+                timestamped
+            ),
         ]
     );
 }

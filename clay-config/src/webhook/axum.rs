@@ -108,9 +108,7 @@ pub enum WebhookRejection {
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
         match self {
-            WebhookRejection::Unverified(
-                error @ WebhookError::ReplayStoreUnavailable { .. },
-            ) => (
+            WebhookRejection::Unverified(error @ WebhookError::ReplayStoreUnavailable { .. }) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [
                     (
@@ -167,7 +165,12 @@ mod tests {
         .into_response();
         assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
         assert!(replayed.headers().get(header::RETRY_AFTER).is_none());
-        assert!(error_json(&WebhookError::Replayed { header: "webhook-id" }).contains("replay"));
+        assert!(
+            error_json(&WebhookError::Replayed {
+                header: "webhook-id"
+            })
+            .contains("replay")
+        );
         let unavailable = WebhookRejection::Unverified(WebhookError::ReplayStoreUnavailable {
             store: "redis",
             problem: crate::webhook::StoreProblem::Unreachable,

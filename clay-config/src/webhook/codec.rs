@@ -211,7 +211,11 @@ mod tests {
                 let mut text = text.clone().into_bytes();
                 text[position] = byte;
                 let valid = byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
-                assert_eq!(decode_hex_tag(&text).is_ok(), valid, "{byte:#04x} at {position}");
+                assert_eq!(
+                    decode_hex_tag(&text).is_ok(),
+                    valid,
+                    "{byte:#04x} at {position}"
+                );
             }
         }
         assert_eq!(

@@ -90,7 +90,11 @@ impl RedisStore {
         self
     }
 
-    async fn set_if_absent(&self, keys: &[ReplayKey], ttl: Duration) -> Result<Recorded, RedisError> {
+    async fn set_if_absent(
+        &self,
+        keys: &[ReplayKey],
+        ttl: Duration,
+    ) -> Result<Recorded, RedisError> {
         let millis = u64::try_from(ttl.min(MAX_TTL).as_millis())
             .unwrap_or(u64::MAX)
             .max(1);

@@ -5,10 +5,10 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasher, Hasher};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -218,8 +218,8 @@ impl Error for StoreError {
 pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<Recorded, StoreError>> + Send + 'a>>;
 
 /// Where a [`ReplayGuard`] records the deliveries it accepted: [`MemoryStore`] for one
-/// instance, [`RedisStore`](super::RedisStore) (feature `redis`) for every instance of a
-/// service at once, or your own.
+/// instance, `RedisStore` (feature `redis`) for every instance of a service at once, or your
+/// own.
 ///
 /// A store must be atomic: of concurrent calls sharing a key, at most one answers
 /// [`Recorded::New`], however many instances make them.
@@ -527,11 +527,7 @@ impl MemoryStore {
         (u128::from(first.hash_one(text)) << 64) | u128::from(second.hash_one(text))
     }
 
-    fn record_in_memory(
-        &self,
-        keys: &[ReplayKey],
-        ttl: Duration,
-    ) -> Result<Recorded, StoreError> {
+    fn record_in_memory(&self, keys: &[ReplayKey], ttl: Duration) -> Result<Recorded, StoreError> {
         // One or two keys (GitHub) without allocating; more only from other callers.
         let mut few = [0u128; 2];
         let many: Vec<u128>;
@@ -638,7 +634,10 @@ mod tests {
                 text.starts_with("clay-config:webhook:standard-webhooks:id-sha256:"),
                 "{text}"
             );
-            assert_eq!(text.len(), "clay-config:webhook:standard-webhooks:id-sha256:".len() + 32);
+            assert_eq!(
+                text.len(),
+                "clay-config:webhook:standard-webhooks:id-sha256:".len() + 32
+            );
         }
         // Different hashed ids, different keys; a plain id never looks like a hashed one.
         assert_ne!(
@@ -646,7 +645,10 @@ mod tests {
             ReplayKey::delivery_id(Scheme::GitHub, &[b'a'; 66])
         );
         let sneaky = ReplayKey::delivery_id(Scheme::GitHub, b"-sha256:0000");
-        assert_eq!(sneaky.as_str(), "clay-config:webhook:github:id:-sha256:0000");
+        assert_eq!(
+            sneaky.as_str(),
+            "clay-config:webhook:github:id:-sha256:0000"
+        );
         let signature = ReplayKey::signature(Scheme::ClayHex, &[0xab; 32]);
         assert_eq!(
             signature.as_str(),
@@ -664,8 +666,14 @@ mod tests {
     fn memory_store_records_once_then_reports_seen() {
         let store = MemoryStore::with_capacity(10);
         let ttl = Duration::from_secs(60);
-        assert_eq!(store.record_now(&[key("a")], ttl).map(|r| r.ok()), Some(Some(Recorded::New)));
-        assert_eq!(store.record_now(&[key("a")], ttl).map(|r| r.ok()), Some(Some(Recorded::Seen)));
+        assert_eq!(
+            store.record_now(&[key("a")], ttl).map(|r| r.ok()),
+            Some(Some(Recorded::New))
+        );
+        assert_eq!(
+            store.record_now(&[key("a")], ttl).map(|r| r.ok()),
+            Some(Some(Recorded::Seen))
+        );
         // Either of two keys seen is enough.
         assert_eq!(
             store.record_now(&[key("b"), key("a")], ttl).map(|r| r.ok()),
@@ -675,7 +683,10 @@ mod tests {
             store.record_now(&[key("b"), key("c")], ttl).map(|r| r.ok()),
             Some(Some(Recorded::New))
         );
-        assert_eq!(store.record_now(&[key("c")], ttl).map(|r| r.ok()), Some(Some(Recorded::Seen)));
+        assert_eq!(
+            store.record_now(&[key("c")], ttl).map(|r| r.ok()),
+            Some(Some(Recorded::Seen))
+        );
         assert_eq!(store.len(), 3);
     }
 
@@ -684,7 +695,10 @@ mod tests {
         let store = MemoryStore::with_capacity(3);
         let long = Duration::from_secs(60);
         for id in ["a", "b", "c"] {
-            assert!(matches!(store.record_now(&[key(id)], long), Some(Ok(Recorded::New))));
+            assert!(matches!(
+                store.record_now(&[key(id)], long),
+                Some(Ok(Recorded::New))
+            ));
         }
         let refused = store.record_now(&[key("d")], long);
         assert!(
@@ -693,11 +707,17 @@ mod tests {
         );
         // The recorded ones are still refused as replays, not forgotten.
         for id in ["a", "b", "c"] {
-            assert!(matches!(store.record_now(&[key(id)], long), Some(Ok(Recorded::Seen))));
+            assert!(matches!(
+                store.record_now(&[key(id)], long),
+                Some(Ok(Recorded::Seen))
+            ));
         }
         // Two keys where one slot is left: refused whole, nothing half recorded.
         let store = MemoryStore::with_capacity(2);
-        assert!(matches!(store.record_now(&[key("a")], long), Some(Ok(Recorded::New))));
+        assert!(matches!(
+            store.record_now(&[key("a")], long),
+            Some(Ok(Recorded::New))
+        ));
         assert!(matches!(
             store.record_now(&[key("b"), key("c")], long),
             Some(Err(error)) if error.problem() == StoreProblem::Full
@@ -709,26 +729,47 @@ mod tests {
     fn expired_entries_make_room_and_are_forgotten() {
         let store = MemoryStore::with_capacity(2);
         let short = Duration::from_millis(30);
-        assert!(matches!(store.record_now(&[key("a")], short), Some(Ok(Recorded::New))));
-        assert!(matches!(store.record_now(&[key("b")], Duration::from_secs(60)), Some(Ok(Recorded::New))));
+        assert!(matches!(
+            store.record_now(&[key("a")], short),
+            Some(Ok(Recorded::New))
+        ));
+        assert!(matches!(
+            store.record_now(&[key("b")], Duration::from_secs(60)),
+            Some(Ok(Recorded::New))
+        ));
         assert!(matches!(
             store.record_now(&[key("c")], short),
             Some(Err(error)) if error.problem() == StoreProblem::Full
         ));
         std::thread::sleep(Duration::from_millis(60));
         // `a` expired: its slot is free, and `a` itself is new again.
-        assert!(matches!(store.record_now(&[key("c")], short), Some(Ok(Recorded::New))));
-        assert!(matches!(store.record_now(&[key("b")], short), Some(Ok(Recorded::Seen))));
+        assert!(matches!(
+            store.record_now(&[key("c")], short),
+            Some(Ok(Recorded::New))
+        ));
+        assert!(matches!(
+            store.record_now(&[key("b")], short),
+            Some(Ok(Recorded::Seen))
+        ));
         std::thread::sleep(Duration::from_millis(60));
-        assert!(matches!(store.record_now(&[key("a")], short), Some(Ok(Recorded::New))));
+        assert!(matches!(
+            store.record_now(&[key("a")], short),
+            Some(Ok(Recorded::New))
+        ));
         assert_eq!(store.len(), 2);
     }
 
     #[test]
     fn a_huge_ttl_is_capped_not_overflowed() {
         let store = MemoryStore::with_capacity(2);
-        assert!(matches!(store.record_now(&[key("a")], Duration::MAX), Some(Ok(Recorded::New))));
-        assert!(matches!(store.record_now(&[key("a")], Duration::MAX), Some(Ok(Recorded::Seen))));
+        assert!(matches!(
+            store.record_now(&[key("a")], Duration::MAX),
+            Some(Ok(Recorded::New))
+        ));
+        assert!(matches!(
+            store.record_now(&[key("a")], Duration::MAX),
+            Some(Ok(Recorded::Seen))
+        ));
         let delivery = Delivery::new(key("x"), "h", Duration::MAX);
         assert_eq!(delivery.ttl, MAX_TTL);
         assert_eq!(Delivery::new(key("x"), "h", Duration::ZERO).ttl, MIN_TTL);
@@ -767,7 +808,10 @@ mod tests {
         let open = closed.fail_open();
         assert!(open.fails_open());
         assert_eq!(block_on(open.judge(&delivery)), Ok(()));
-        assert_eq!(format!("{open:?}"), "ReplayGuard { store: \"down\", fail_open: true }");
+        assert_eq!(
+            format!("{open:?}"),
+            "ReplayGuard { store: \"down\", fail_open: true }"
+        );
     }
 
     /// Polls a future that never waits (the stores above answer at once).
