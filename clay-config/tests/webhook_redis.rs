@@ -73,7 +73,7 @@ fn secret_for(scheme: Scheme, fresh: &str) -> String {
 async fn store(url: &str) -> RedisStore {
     RedisStore::connect(url)
         .await
-        .unwrap_or_else(|error| panic!("{URL_VARIABLE}={url}: cannot connect: {error}"))
+        .expect("CLAY_TEST_REDIS_URL names a Redis that answers")
 }
 
 async fn raw_connection(url: &str) -> ConnectionManager {
@@ -179,13 +179,15 @@ fn concurrent_duplicates_from_many_tasks_are_accepted_exactly_once() {
         let accepted: Arc<Vec<AtomicUsize>> =
             Arc::new((0..DELIVERIES).map(|_| AtomicUsize::new(0)).collect());
         let replayed = Arc::new(AtomicUsize::new(0));
+        let unexpected = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for task in 0..48 {
             let verifier = Arc::clone(&verifiers[task % verifiers.len()]);
-            let (deliveries, accepted, replayed) = (
+            let (deliveries, accepted, replayed, unexpected) = (
                 Arc::clone(&deliveries),
                 Arc::clone(&accepted),
                 Arc::clone(&replayed),
+                Arc::clone(&unexpected),
             );
             tasks.push(tokio::spawn(async move {
                 for n in 0..DELIVERIES {
@@ -196,7 +198,11 @@ fn concurrent_duplicates_from_many_tasks_are_accepted_exactly_once() {
                         Err(WebhookError::Replayed { .. }) => {
                             replayed.fetch_add(1, Ordering::Relaxed)
                         }
-                        Err(other) => panic!("delivery {index}: {other:?}"),
+                        Err(other) => {
+                            let mut unexpected = unexpected.lock().expect("not poisoned");
+                            unexpected.push((index, other));
+                            unexpected.len()
+                        }
                     };
                 }
             }));
@@ -204,6 +210,7 @@ fn concurrent_duplicates_from_many_tasks_are_accepted_exactly_once() {
         for task in tasks {
             task.await.expect("a sending task");
         }
+        assert_eq!(*unexpected.lock().expect("not poisoned"), Vec::new());
         for (index, count) in accepted.iter().enumerate() {
             assert_eq!(count.load(Ordering::Relaxed), 1, "delivery {index}");
         }
@@ -369,17 +376,20 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|error| {
-                panic!("{URL_VARIABLE} is set but `redis-server` cannot be started: {error}")
-            });
+            .expect("CLAY_TEST_REDIS_URL is set, so `redis-server` must be on PATH");
         let server = OwnRedis { child };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
+        let listening = (0..100).any(|_| {
+            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if !up {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server on port {port} did not start listening");
+            up
+        });
+        assert!(
+            listening,
+            "redis-server on port {port} did not start listening"
+        );
+        server
     }
 
     fn stop(mut self) {
@@ -463,16 +473,16 @@ fn redis_stopped_mid_run_refuses_deliveries_then_recovers() {
         let mut recovered = None;
         for _ in 0..100 {
             let (headers, body) = next();
-            match closed.verify_async(&headers, &body).await {
-                Ok(()) => {
-                    recovered = Some((headers, body));
-                    break;
-                }
-                Err(WebhookError::ReplayStoreUnavailable { .. }) => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(other) => panic!("while reconnecting: {other:?}"),
+            let answer = closed.verify_async(&headers, &body).await;
+            if answer == Ok(()) {
+                recovered = Some((headers, body));
+                break;
             }
+            assert!(
+                matches!(answer, Err(WebhookError::ReplayStoreUnavailable { .. })),
+                "while reconnecting: {answer:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let (headers, body) =
             recovered.expect("deliveries are accepted again after Redis restarts");

@@ -481,7 +481,6 @@ impl Hasher for DigestHasher {
 
     fn write_u128(&mut self, digest: u128) {
         // Truncation on purpose: both halves are uniform.
-        #[allow(clippy::cast_possible_truncation)]
         let folded = (digest as u64) ^ ((digest >> 64) as u64);
         self.0 ^= folded;
     }
