@@ -4,12 +4,20 @@
 //! ```text
 //! CLAY_WEBHOOK_SECRET=… [CLAY_WEBHOOK_SCHEME=clay-timestamped] [ADDR=127.0.0.1:3000] \
 //!     cargo run -p clay-config --features axum --example webhook_server
+//! REDIS_URL=redis://127.0.0.1:6379/ CLAY_WEBHOOK_SECRET=… \
+//!     cargo run -p clay-config --features axum,redis --example webhook_server
 //! ```
 //!
 //! `CLAY_WEBHOOK_SCHEME` is one of `clay-hex`, `clay-timestamped` (the default),
 //! `standard-webhooks`, `github`, `stripe`; `CLAY_WEBHOOK_PREVIOUS_SECRET`, when set, keeps the
 //! secret being rotated out working. Deliveries go to `POST /webhooks`; a verified one is
-//! answered `204 No Content`, anything else `401` with a JSON error.
+//! answered `204 No Content`, a replay of one `401` with `{"error":"replayed",…}`, anything
+//! else that fails verification `401` with a JSON error.
+//!
+//! Each delivery is accepted once (a replay guard): with `REDIS_URL` set (and the `redis`
+//! feature), the guard lives in that Redis and every instance of the receiver shares it; without
+//! it, in this process's memory. When Redis cannot answer, deliveries are refused with `503`
+//! (the sender retries) rather than accepted unchecked.
 //!
 //! The end-to-end test (`tests/webhook_e2e.rs`) serves this file's [`app`] on a free port.
 
@@ -23,7 +31,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use clay_config::WebhookSecret;
 use clay_config::webhook::axum::VerifiedBody;
-use clay_config::webhook::{Scheme, WebhookVerifier};
+use clay_config::webhook::{ReplayGuard, Scheme, WebhookVerifier};
 use tokio::sync::mpsc;
 
 /// What the handlers share.
@@ -42,7 +50,13 @@ impl FromRef<AppState> for Arc<WebhookVerifier> {
 }
 
 /// The receiver: `POST /webhooks`, verified by `verifier`, each delivery sent to `deliveries`.
+/// A verifier without a replay guard is given one in memory: a receiver accepts a delivery
+/// once.
 pub(crate) fn app(verifier: WebhookVerifier, deliveries: mpsc::UnboundedSender<Bytes>) -> Router {
+    let verifier = match verifier.replay_guard() {
+        Some(_) => verifier,
+        None => verifier.with_replay_guard(ReplayGuard::in_memory()),
+    };
     Router::new()
         .route("/webhooks", post(receive))
         .with_state(AppState {
@@ -74,6 +88,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     // Fail at start-up, not on every delivery, when a secret cannot be used.
     verifier.check_secrets()?;
+    let verifier = verifier.with_replay_guard(replay_guard().await?);
 
     let (deliveries, mut received) = mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
@@ -87,4 +102,33 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("receiving {scheme} webhooks on http://{addr}/webhooks");
     axum::serve(listener, app(verifier, deliveries)).await?;
     Ok(())
+}
+
+/// Redis when `REDIS_URL` is set, so every instance shares one guard; this process's memory
+/// otherwise. An unreachable Redis stops the start-up: a receiver that silently fell back to
+/// memory would accept, on each instance, what another already accepted.
+async fn replay_guard() -> Result<ReplayGuard, Box<dyn Error>> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        println!("replay guard: in memory (set REDIS_URL to share one between instances)");
+        return Ok(ReplayGuard::in_memory());
+    };
+    redis_guard(&url).await
+}
+
+#[cfg(feature = "redis")]
+async fn redis_guard(url: &str) -> Result<ReplayGuard, Box<dyn Error>> {
+    let store = clay_config::webhook::RedisStore::connect(url)
+        .await
+        .map_err(|error| format!("REDIS_URL: cannot connect to Redis: {error}"))?;
+    println!("replay guard: Redis (shared by every instance using it)");
+    Ok(ReplayGuard::new(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_guard(_url: &str) -> Result<ReplayGuard, Box<dyn Error>> {
+    Err(
+        "REDIS_URL is set, but this example was built without the `redis` feature: \
+         run it with `--features axum,redis`"
+            .into(),
+    )
 }

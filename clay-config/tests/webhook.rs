@@ -1,5 +1,5 @@
 //! Webhook verification: the known vectors, sign/verify round trips, single-bit changes,
-//! rotation, the replay window, and every bad input from issue 4 (an `Err`, never a panic, and
+//! rotation, the replay window, and every bad input we know of (an `Err`, never a panic, and
 //! never an error that repeats the secret or the expected signature).
 
 #![cfg(feature = "webhook")]
@@ -203,7 +203,7 @@ fn rfc_4231_test_case_2() {
         verifier.verify(&headers(&[("x-clay-signature", tag)]), data),
         Ok(())
     );
-    // The seed's scheme also accepts an optional `sha256=` prefix.
+    // ClayHex also accepts an optional `sha256=` prefix.
     let prefixed = format!("sha256={tag}");
     assert_eq!(
         verifier.verify(&headers(&[("x-clay-signature", &prefixed)]), data),

@@ -1,8 +1,10 @@
 //! End to end: the example's receiver (`examples/webhook_server.rs`, included as a module) served
 //! on 127.0.0.1 on a free port, real HTTP requests from a real client (ureq), and a check that
-//! the handler ran for the valid deliveries and for nothing else.
+//! the handler ran for the valid deliveries, once each, and for nothing else.
 //!
-//! Needs the `axum` feature; without it this file compiles to no test.
+//! Needs the `axum` feature; without it this file compiles to no test. With the `redis` feature
+//! and `CLAY_TEST_REDIS_URL` set, two receivers share a guard in that Redis, as two instances of
+//! a service would.
 #![cfg(feature = "axum")]
 
 #[path = "../examples/webhook_server.rs"]
@@ -15,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use clay_config::WebhookSecret;
-use clay_config::webhook::{Scheme, WebhookVerifier};
+use clay_config::webhook::{ReplayGuard, Scheme, WebhookVerifier};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,6 +38,11 @@ impl Server {
             .enable_all()
             .build()
             .expect("a tokio runtime");
+        Server::start_in(runtime, verifier)
+    }
+
+    /// Serves on `runtime`, the one the verifier's Redis connection (if any) was made on.
+    fn start_in(runtime: tokio::runtime::Runtime, verifier: WebhookVerifier) -> Server {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("a free port on 127.0.0.1");
@@ -114,6 +121,10 @@ fn with_header(mut headers: HeaderMap, name: &'static str, value: &str) -> Heade
 fn assert_refused(answer: (StatusCode, String), code: &str, expected_signature: &str) {
     let (status, body) = answer;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_json_error(&body, code, expected_signature);
+}
+
+fn assert_json_error(body: &str, code: &str, expected_signature: &str) {
     assert!(
         body.starts_with(&format!("{{\"error\":\"{code}\",\"message\":\"")),
         "{body}"
@@ -186,7 +197,7 @@ fn clay_timestamped_receiver_runs_the_handler_only_for_valid_deliveries() {
         &signature,
     );
 
-    // Wrong lengths: the seed's `timingSafeEqual` threw on these.
+    // Wrong lengths: a `timingSafeEqual` on unequal lengths throws on these.
     for length in [0, 1, 63, 65, 128] {
         let sig: String = signature.chars().cycle().take(length).collect();
         let headers = with_header(valid.clone(), "x-clay-signature", &sig);
@@ -219,9 +230,140 @@ fn clay_timestamped_receiver_runs_the_handler_only_for_valid_deliveries() {
         .expect("signed");
     assert_refused(server.post(&stranger, body), "wrong_signature", &signature);
 
-    // The valid request again still passes (the receiver itself does not dedupe).
-    assert_eq!(server.post(&valid, body).0, StatusCode::NO_CONTENT);
-    assert_eq!(server.delivered(), vec![Bytes::from_static(body)]);
+    // The valid request again is a replay: refused, and the handler does not run twice.
+    let replay = server.post(&valid, body);
+    assert!(replay.1.contains("replay"), "{}", replay.1);
+    assert_refused(replay, "replayed", &signature);
+    assert_eq!(server.delivered(), Vec::<Bytes>::new());
+}
+
+#[test]
+fn every_scheme_runs_the_handler_once_per_delivery() {
+    for scheme in Scheme::ALL {
+        let secret = match scheme {
+            Scheme::StandardWebhooks => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            _ => SECRET,
+        };
+        let verifier = WebhookVerifier::new(scheme, WebhookSecret::new(secret));
+        // The example's `app` gives a verifier without a guard one in memory.
+        let mut server = Server::start(verifier.clone());
+        let body = format!(r#"{{"scheme":"{scheme}"}}"#).into_bytes();
+        let headers = verifier.sign(&body).expect("signed");
+        assert_eq!(
+            server.post(&headers, &body).0,
+            StatusCode::NO_CONTENT,
+            "{scheme}"
+        );
+        let (status, text) = server.post(&headers, &body);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{scheme}: {text}");
+        assert!(
+            text.starts_with(r#"{"error":"replayed","message":"a replay"#),
+            "{scheme}: {text}"
+        );
+        assert_eq!(server.delivered(), vec![Bytes::from(body)], "{scheme}");
+    }
+}
+
+/// A store that cannot be reached, to see what the sender is told.
+struct Down;
+
+impl clay_config::webhook::ReplayStore for Down {
+    fn name(&self) -> &'static str {
+        "down"
+    }
+
+    fn record<'a>(
+        &'a self,
+        _: &'a [clay_config::webhook::ReplayKey],
+        _: Duration,
+    ) -> clay_config::webhook::StoreFuture<'a> {
+        Box::pin(async {
+            Err(clay_config::webhook::StoreError::unreachable(
+                "connection refused",
+            ))
+        })
+    }
+}
+
+#[test]
+fn a_store_that_cannot_answer_is_a_503_to_retry_not_a_401() {
+    let verifier = WebhookVerifier::new(Scheme::ClayTimestamped, WebhookSecret::new(SECRET))
+        .with_replay_guard(ReplayGuard::new(Down));
+    let mut server = Server::start(verifier.clone());
+    let body = b"{}";
+    let headers = verifier.sign(body).expect("signed");
+    let signature = headers["x-clay-signature"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    let (status, text) = server.post(&headers, body);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert_json_error(&text, "replay_store_unavailable", &signature);
+    assert!(text.contains("retry"), "{text}");
+    // A forgery is still a 401: the store is consulted only for verified deliveries.
+    assert_refused(
+        server.post(&headers, b"{\"forged\":true}"),
+        "wrong_signature",
+        &signature,
+    );
+    assert_eq!(server.delivered(), Vec::<Bytes>::new());
+
+    // Failing open, the delivery is accepted (unrecorded).
+    let open = verifier.with_replay_guard(ReplayGuard::new(Down).fail_open());
+    let mut server = Server::start(open);
+    assert_eq!(server.post(&headers, body).0, StatusCode::NO_CONTENT);
+    assert_eq!(server.post(&headers, body).0, StatusCode::NO_CONTENT);
+    assert_eq!(server.delivered().len(), 2);
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn two_receivers_sharing_a_redis_guard_run_the_handler_once() {
+    use std::io::Write as _;
+
+    let Ok(url) = std::env::var("CLAY_TEST_REDIS_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "two_receivers_sharing_a_redis_guard_run_the_handler_once: SKIPPED: \
+             CLAY_TEST_REDIS_URL is not set (`.ci/run` starts a Redis and sets it)"
+        );
+        return;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_nanos())
+        .unwrap_or_default();
+    let run = format!("e2e-redis-{}-{nanos}", std::process::id());
+    let instance = || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let store = runtime
+            .block_on(clay_config::webhook::RedisStore::connect(&url))
+            .expect("CLAY_TEST_REDIS_URL is reachable");
+        let verifier = WebhookVerifier::new(
+            Scheme::StandardWebhooks,
+            WebhookSecret::new(format!("whsec_{}", &"0123456789abcdef".repeat(2))),
+        )
+        .with_replay_guard(ReplayGuard::new(store));
+        Server::start_in(runtime, verifier)
+    };
+    let (mut first, mut second) = (instance(), instance());
+    let sender = WebhookVerifier::new(
+        Scheme::StandardWebhooks,
+        WebhookSecret::new(format!("whsec_{}", &"0123456789abcdef".repeat(2))),
+    );
+    // A body only this run sends, so its id is new to the shared Redis.
+    let body = format!(r#"{{"run":"{run}"}}"#).into_bytes();
+    let headers = sender.sign(&body).expect("signed");
+    assert_eq!(first.post(&headers, &body).0, StatusCode::NO_CONTENT);
+    let (status, text) = second.post(&headers, &body);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+    assert!(text.contains("replay"), "{text}");
+    assert_eq!(first.delivered(), vec![Bytes::from(body)]);
+    assert_eq!(second.delivered(), Vec::<Bytes>::new());
 }
 
 #[test]

@@ -1,10 +1,18 @@
 //! An axum extractor that verifies a webhook before the handler sees it (feature `axum`).
 //!
 //! [`VerifiedBody`] reads the raw body, verifies it with the [`WebhookVerifier`] in the
-//! router's state, and hands the handler the bytes that were signed. An unsigned, tampered,
-//! stale or malformed request never reaches the handler: it is answered `401 Unauthorized`
-//! with a JSON body such as `{"error":"wrong_signature","message":"signature in
-//! `x-clay-signature` does not match the body"}`.
+//! router's state (through [`verify_async`](WebhookVerifier::verify_async), so its
+//! [replay guard](WebhookVerifier::with_replay_guard) may wait for Redis), and hands the
+//! handler the bytes that were signed. An unsigned, tampered, stale, malformed or replayed
+//! request never reaches the handler: it is answered `401 Unauthorized` with a JSON body such
+//! as `{"error":"wrong_signature","message":"signature in `x-clay-signature` does not match
+//! the body"}`, or for a replay `{"error":"replayed","message":"a replay: a delivery with the
+//! same `webhook-id` was already accepted within the replay window"}`.
+//!
+//! When the replay guard's store cannot answer (and the guard fails closed), the request is
+//! answered `503 Service Unavailable` with `Retry-After: 5` and
+//! `{"error":"replay_store_unavailable",…}`: the delivery was not judged, and a `401` would
+//! tell a sender that stops at client errors to give up on a delivery that may be genuine.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -70,7 +78,7 @@ where
         let body = Bytes::from_request(req, state)
             .await
             .map_err(WebhookRejection::Body)?;
-        match verifier.verify(&headers, &body) {
+        match verifier.verify_async(&headers, &body).await {
             Ok(()) => Ok(VerifiedBody(body)),
             Err(error) => {
                 tracing::warn!(
@@ -88,7 +96,10 @@ where
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WebhookRejection {
-    /// The signature did not verify: answered `401 Unauthorized` with a JSON error.
+    /// The request did not verify, or was a replay: answered `401 Unauthorized` with a JSON
+    /// error; or the replay guard's store could not answer
+    /// ([`WebhookError::ReplayStoreUnavailable`]): `503 Service Unavailable` with
+    /// `Retry-After: 5`, so the sender retries.
     Unverified(WebhookError),
     /// The body could not be read (too large, broken connection): axum's own answer.
     Body(BytesRejection),
@@ -97,6 +108,18 @@ pub enum WebhookRejection {
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
         match self {
+            WebhookRejection::Unverified(error @ WebhookError::ReplayStoreUnavailable { .. }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ),
+                    (header::RETRY_AFTER, HeaderValue::from_static("5")),
+                ],
+                error_json(&error),
+            )
+                .into_response(),
             WebhookRejection::Unverified(error) => (
                 StatusCode::UNAUTHORIZED,
                 [(
@@ -133,6 +156,29 @@ fn error_json(error: &WebhookError) -> String {
 mod tests {
     use super::*;
     use crate::webhook::Malformed;
+
+    #[test]
+    fn replays_are_401_and_an_unanswering_store_503() {
+        let replayed = WebhookRejection::Unverified(WebhookError::Replayed {
+            header: "webhook-id",
+        })
+        .into_response();
+        assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+        assert!(replayed.headers().get(header::RETRY_AFTER).is_none());
+        assert!(
+            error_json(&WebhookError::Replayed {
+                header: "webhook-id"
+            })
+            .contains("replay")
+        );
+        let unavailable = WebhookRejection::Unverified(WebhookError::ReplayStoreUnavailable {
+            store: "redis",
+            problem: crate::webhook::StoreProblem::Unreachable,
+        })
+        .into_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.headers()[header::RETRY_AFTER], "5");
+    }
 
     #[test]
     fn error_json_is_escaped() {

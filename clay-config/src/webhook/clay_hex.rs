@@ -1,8 +1,10 @@
-//! [`Scheme::ClayHex`], the seed's scheme: `x-clay-signature` is the
+//! [`Scheme::ClayHex`], the scheme of Clay's security practice: `x-clay-signature` is the
 //! lowercase hex HMAC-SHA256 of the raw body, optionally prefixed `sha256=`.
 //!
 //! It has no timestamp, so a captured request can be replayed forever: prefer
-//! [`Scheme::ClayTimestamped`] where the sender supports it.
+//! [`Scheme::ClayTimestamped`] where the sender supports it. A
+//! [`ReplayGuard`](super::ReplayGuard) refuses the same signature again for the verifier's
+//! tolerance, and no longer.
 
 use http::{HeaderMap, HeaderName};
 
@@ -20,7 +22,7 @@ static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 /// The prefix a sender may put before the hex.
 pub(crate) const SHA256_PREFIX: &[u8] = b"sha256=";
 
-/// The `x-clay-signature` value for `body`: lowercase hex, no prefix (as the seed sends it).
+/// The `x-clay-signature` value for `body`: lowercase hex, no prefix (as Clay's practice sends it).
 ///
 /// ```
 /// use clay_config::WebhookSecret;

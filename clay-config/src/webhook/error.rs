@@ -73,6 +73,25 @@ pub enum WebhookError {
         /// What is wrong with it.
         problem: Malformed,
     },
+    /// The delivery verified, but the [`ReplayGuard`](super::ReplayGuard) already accepted one
+    /// with the same key inside the replay window: a replay (or a sender resending a delivery
+    /// that was already accepted).
+    Replayed {
+        /// The header the delivery's key came from: the delivery id (`webhook-id`,
+        /// `x-github-delivery`) or, for schemes without one, the signature header.
+        header: &'static str,
+    },
+    /// The [`ReplayGuard`](super::ReplayGuard) could not tell whether the delivery was seen
+    /// before, and it fails closed: the delivery is refused unjudged, so that the sender
+    /// retries it later. Not a verdict on the delivery (the axum extractor answers
+    /// `503 Service Unavailable`, not `401`).
+    ReplayStoreUnavailable {
+        /// The store's name ([`ReplayStore::name`](super::ReplayStore::name)): `memory`,
+        /// `redis`, ...
+        store: &'static str,
+        /// Why it could not answer.
+        problem: StoreProblem,
+    },
 }
 
 impl WebhookError {
@@ -88,6 +107,8 @@ impl WebhookError {
             WebhookError::FutureTimestamp { .. } => "future_timestamp",
             WebhookError::WrongSignature { .. } => "wrong_signature",
             WebhookError::InvalidSecret { .. } => "invalid_secret",
+            WebhookError::Replayed { .. } => "replayed",
+            WebhookError::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
         }
     }
 }
@@ -123,11 +144,52 @@ impl fmt::Display for WebhookError {
             WebhookError::InvalidSecret { problem } => {
                 write!(f, "the webhook secret cannot be used: {problem}")
             }
+            WebhookError::Replayed { header } => write!(
+                f,
+                "a replay: a delivery with the same `{header}` was already accepted within the replay window"
+            ),
+            WebhookError::ReplayStoreUnavailable { store, problem } => {
+                write!(f, "the replay guard's `{store}` store {problem}")
+            }
         }
     }
 }
 
 impl std::error::Error for WebhookError {}
+
+/// Why a [`ReplayStore`](super::ReplayStore) could not say whether a delivery was seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreProblem {
+    /// The store did not answer in time or could not be reached (a Redis server down,
+    /// restarting, or too slow). The details go to the log, never into the error.
+    Unreachable,
+    /// The store is full of deliveries still inside their window. Forgetting one of them
+    /// would let its replay through, so the new delivery is refused instead, to be retried once
+    /// entries expire. See [`MemoryStore`](super::MemoryStore).
+    Full,
+    /// The store answers only asynchronously (over the network) and the synchronous
+    /// [`verify`](super::WebhookVerifier::verify) was called: use
+    /// [`verify_async`](super::WebhookVerifier::verify_async). A mistake in the receiver, so it
+    /// refuses even a guard that [fails open](super::ReplayGuard::fail_open).
+    AsyncOnly,
+}
+
+impl fmt::Display for StoreProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreProblem::Unreachable => f.write_str(
+                "did not answer, so the delivery was refused unjudged (the sender should retry it)",
+            ),
+            StoreProblem::Full => f.write_str(
+                "is full of deliveries still inside their window, so the delivery was refused unjudged (the sender should retry it)",
+            ),
+            StoreProblem::AsyncOnly => f.write_str(
+                "answers only asynchronously: call `verify_async`, not `verify`",
+            ),
+        }
+    }
+}
 
 /// What is wrong with a header value or a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! [`Scheme::GitHub`]: `x-hub-signature-256: sha256=<hex>`, the lowercase
-//! hex HMAC-SHA256 of the raw body. GitHub sends no timestamp; use the `x-github-delivery` id
-//! to drop duplicates if replays matter.
+//! hex HMAC-SHA256 of the raw body. GitHub sends no timestamp, so a captured delivery verifies
+//! forever; a [`ReplayGuard`](super::ReplayGuard) refuses it again for the verifier's tolerance,
+//! keyed on the `x-github-delivery` id **and** the signature (the id is not signed, so a replay
+//! with a fresh id would otherwise pass).
 
 use http::{HeaderMap, HeaderName};
 
@@ -15,6 +17,10 @@ use crate::WebhookSecret;
 /// The header holding the signature.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
+
+/// The header holding GitHub's delivery id (a GUID, the same on a redelivery; not signed).
+pub const DELIVERY_HEADER: &str = "x-github-delivery";
+pub(crate) static DELIVERY: HeaderName = HeaderName::from_static(DELIVERY_HEADER);
 
 /// The `x-hub-signature-256` value for `body`, `sha256=` included.
 ///

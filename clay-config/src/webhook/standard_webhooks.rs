@@ -16,11 +16,11 @@ use super::error::WebhookError;
 use super::key::Key;
 use super::received::{Received, collect_tags, split_once};
 use super::{Scheme, header_value};
-use crate::WebhookSecret;
+use crate::{Fingerprint, WebhookSecret};
 
 /// The header holding the message id (signed).
 pub const ID_HEADER: &str = "webhook-id";
-static ID: HeaderName = HeaderName::from_static(ID_HEADER);
+pub(crate) static ID: HeaderName = HeaderName::from_static(ID_HEADER);
 
 /// The header holding the timestamp, in Unix seconds (signed).
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
@@ -71,15 +71,19 @@ fn signature(key: &Key, id: &[u8], timestamp: &[u8], body: &[u8]) -> String {
     format!("v1,{}", encode_base64(&tag))
 }
 
-/// Signs with an id derived from the timestamp and body (`msg_` and 24 hex digits), so the
-/// same message signed twice carries the same id.
+/// Signs with an id derived from the signing secret's fingerprint, the timestamp and the body
+/// (`msg_` and 24 hex digits), so the same message signed twice by one sender carries the same
+/// id, and by two senders (two secrets) two ids.
 pub(crate) fn sign_headers(
     key: &Key,
+    sender: &Fingerprint,
     timestamp: u64,
     body: &[u8],
 ) -> Result<HeaderMap, WebhookError> {
     let timestamp = timestamp.to_string();
     let digest = Sha256::new()
+        .chain_update(sender.to_string().as_bytes())
+        .chain_update(b".")
         .chain_update(timestamp.as_bytes())
         .chain_update(b".")
         .chain_update(body)
