@@ -353,6 +353,13 @@ impl AuditEntryBuilder {
         Redactor::builtin().redact_entry(&mut entry);
         entry
     }
+
+    /// The entry as given: for the log's own entries (checkpoints), whose hex digests and
+    /// signatures must reach the file unchanged.
+    #[cfg(feature = "signing")]
+    pub(crate) fn build_unredacted(self) -> AuditEntry {
+        self.entry
+    }
 }
 
 /// An entry (or a file sink's line) as it is read back.

@@ -51,11 +51,16 @@
 //! ```
 
 mod chain;
+#[cfg(feature = "signing")]
+mod checkpoint;
 mod entry;
 mod file;
 mod lock;
 mod redact;
+mod rotation;
 mod scope;
+#[cfg(feature = "signing")]
+mod signing;
 mod sink;
 mod verify;
 
@@ -70,10 +75,17 @@ pub use entry::{AuditEntry, AuditEntryBuilder, AuditResult, Metadata};
 pub use file::{Durability, FileSink, Repair};
 pub use redact::{DEFAULT_REDACTED_KEYS, REDACTED, Redactor};
 pub use scope::{KeyUsage, ScopeUsage, scope_usage};
+#[cfg(feature = "signing")]
+pub use signing::{PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX, SigningKey, VerifyingKey};
 /// Metadata values are JSON values.
 pub use serde_json::Value;
 pub use sink::{AuditSink, ConsoleSink, FanOut, MemorySink, TracingSink};
-pub use verify::{BrokenLink, Problem, VerifyReport, verify, verify_against, verify_reader};
+#[cfg(feature = "signing")]
+pub use verify::verify_signed;
+pub use verify::{
+    BrokenLink, Problem, VerifyOptions, VerifyReport, verify, verify_against, verify_files,
+    verify_reader, verify_with,
+};
 
 use crate::{ApiKey, ClayConfig, KeyPrefixes, ScopeUseRecorder};
 
@@ -82,6 +94,10 @@ pub const SCOPE_USE_ACTION: &str = "clay.scope.use";
 
 /// The `action` of the entry a [`FileSink`] writes when it repairs a torn last line.
 pub const REPAIR_ACTION: &str = "clay.audit.repair";
+
+/// The `action` of a signed checkpoint, written only by a signing [`FileSink`] (which refuses
+/// entries with this action from anyone else).
+pub const CHECKPOINT_ACTION: &str = "clay.audit.checkpoint";
 
 /// Why an audit operation failed.
 #[derive(Debug)]
