@@ -100,9 +100,9 @@ impl Metadata {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// The entries, mutably (values only: keys stay as they are).
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = (&str, &mut Value)> {
-        self.0.iter_mut().map(|(k, v)| (k.as_str(), v))
+    /// The entries, keys and values, for redaction (which keeps the keys unique).
+    pub(crate) fn entries_mut(&mut self) -> &mut Vec<(String, Value)> {
+        &mut self.0
     }
 
     /// Number of keys.
