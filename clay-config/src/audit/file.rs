@@ -161,8 +161,6 @@ struct Signer {
     latest: Option<CheckpointRef>,
     /// No line up to this `seq` is a later checkpoint than `latest`.
     known_through: u64,
-    /// This sink wrote a line since its last checkpoint: closing writes one.
-    wrote_unsigned: bool,
 }
 
 #[cfg(feature = "signing")]
@@ -290,7 +288,6 @@ impl FileSink {
                 publish,
                 latest: None,
                 known_through: 0,
-                wrote_unsigned: false,
             });
         }
         self
@@ -315,10 +312,10 @@ impl FileSink {
     /// signed. `None` without a signing key, or when there was nothing to sign.
     #[cfg(feature = "signing")]
     pub fn checkpoint(&self) -> Result<Option<Head>, AuditError> {
-        self.shared.close_checkpoint(true)
+        self.shared.close_checkpoint()
     }
 
-    /// Closes the sink: a last checkpoint when signing (if this sink wrote since its last
+    /// Closes the sink: a last checkpoint when signing (unless the log already ends with
     /// one), then `fdatasync` unless the durability is `None`. Dropping does the same but
     /// can only report a failure through `tracing`.
     pub fn close(mut self) -> Result<(), AuditError> {
@@ -330,7 +327,7 @@ impl FileSink {
             flusher.stop();
         }
         #[cfg(feature = "signing")]
-        let signed = self.shared.close_checkpoint(false).map(|_| ());
+        let signed = self.shared.close_checkpoint().map(|_| ());
         #[cfg(not(feature = "signing"))]
         let signed = Ok(());
         let unsynced = lock(&self.shared.state).unsynced > 0;
@@ -505,11 +502,10 @@ impl Shared {
             };
             state.tail = Some(tail);
             #[cfg(feature = "signing")]
-            if let Some(signer) = state.signer.as_mut() {
-                signer.wrote_unsigned = true;
-                if signer.known_through + 1 == seq {
-                    signer.known_through = seq;
-                }
+            if let Some(signer) = state.signer.as_mut()
+                && signer.known_through + 1 == seq
+            {
+                signer.known_through = seq;
             }
             self.checkpoint_if_due(state, &file, tail, published)?;
             return Ok(());
@@ -746,11 +742,6 @@ impl Shared {
             kept: kept_line.is_some(),
             entry_seq: seq,
         });
-        #[cfg(feature = "signing")]
-        if let Some(signer) = state.signer.as_mut() {
-            // The repair is this sink's to sign: the next checkpoint, at the latest on close.
-            signer.wrote_unsigned = true;
-        }
         Ok(Tail {
             len,
             head: Head { seq, hash },
@@ -903,7 +894,6 @@ impl Shared {
             if signer.known_through == tail.head.seq {
                 signer.known_through = seq;
             }
-            signer.wrote_unsigned = false;
             if let Some(sink) = &signer.publish {
                 published.push((Arc::clone(sink), entry));
             }
@@ -911,17 +901,15 @@ impl Shared {
         Ok(after)
     }
 
-    /// The checkpoint on close (`force`: on request): written unless this sink has nothing
-    /// unsigned of its own or the log already ends with a checkpoint.
+    /// A checkpoint now (on close, or on request), unless the log is empty or already ends
+    /// with one: whatever a writer that died left unsigned is signed by the next to close.
     #[cfg(feature = "signing")]
-    fn close_checkpoint(&self, force: bool) -> Result<Option<Head>, AuditError> {
+    fn close_checkpoint(&self) -> Result<Option<Head>, AuditError> {
         let mut published = Published::new();
         let signed = {
             let mut state = lock(&self.state);
-            match state.signer.as_ref() {
-                None => return Ok(None),
-                Some(signer) if !force && !signer.wrote_unsigned => return Ok(None),
-                Some(_) => {}
+            if state.signer.is_none() {
+                return Ok(None);
             }
             loop {
                 let file = Arc::clone(&state.file);
@@ -953,12 +941,11 @@ impl Shared {
     ) -> Result<Option<Head>, AuditError> {
         let tail = self.current_tail(state, file)?;
         self.refresh_latest_checkpoint(state, file, tail)?;
-        let Some(signer) = state.signer.as_mut() else {
+        let Some(signer) = state.signer.as_ref() else {
             return Ok(None);
         };
         let ends_signed = signer.latest.is_some_and(|c| c.seq == tail.head.seq);
         if tail.head.seq == 0 || ends_signed {
-            signer.wrote_unsigned = false;
             return Ok(None);
         }
         self.write_checkpoint(state, file, tail, published)?;
