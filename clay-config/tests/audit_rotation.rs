@@ -115,6 +115,20 @@ mod audit {
     }
 
     #[test]
+    fn a_file_that_does_not_continue_the_one_before_is_unlinked_not_missing() {
+        let (dir, path) = rotated_log(40, 2000);
+        let f = |n: u32| dir.path().join(format!("audit.log.{n}"));
+        fs::copy(f(3), f(2)).expect("copies");
+        let report = verify(&path).expect("reads");
+        let broken = report.broken().expect("detected");
+        assert!(
+            matches!(broken.problem(), Problem::Unlinked { .. }),
+            "{report}"
+        );
+        assert_eq!(broken.file(), Some(f(2).as_path()));
+    }
+
+    #[test]
     fn explicit_files_are_taken_in_the_order_given() {
         let (dir, path) = rotated_log(30, 2000);
         let f = |n: u32| dir.path().join(format!("audit.log.{n}"));

@@ -505,7 +505,10 @@ mod audit {
         assert!(report.is_ok(), "{report}");
         assert!(report.files().len() > 3);
         assert_eq!(report.unsigned_entries(), 0);
-
+        // A rotated file alone starts mid-chain, its first checkpoint naming one before it.
+        let report = verify_signed(dir.path().join("audit.log.3"), &public).expect("reads");
+        assert!(report.is_ok(), "{report}");
+        assert!(report.checkpoints() > 0);
         // A middle file removed (and everything rechained would not help: the files' own
         // names show the gap).
         fs::remove_file(dir.path().join("audit.log.2")).expect("removes");

@@ -342,7 +342,10 @@ impl Verifier {
         self.file = Some(path.to_path_buf());
         self.report.files.push(path.to_path_buf());
         self.may_start_mid_chain = previous.is_none() && rotation::is_rotated_member(path);
-        self.expected_successor = previous.and_then(rotation::successor);
+        // Only a file that should have come between the two can be missing.
+        self.expected_successor = previous
+            .and_then(rotation::successor)
+            .filter(|name| path.file_name().is_none_or(|own| own != name.as_str()));
     }
 
     fn read(&mut self, reader: impl Read) -> Result<(), AuditError> {
@@ -403,7 +406,8 @@ impl Verifier {
         #[cfg(feature = "signing")]
         if let Some(signed) = self.signed.as_mut() {
             let before = self.report.head.unwrap_or(Head::EMPTY);
-            if let Err(problem) = signed.line(&parsed, before, !first_of_all || parsed.seq == 1) {
+            let from_genesis = self.report.first_seq.unwrap_or(parsed.seq) == 1;
+            if let Err(problem) = signed.line(&parsed, before, from_genesis) {
                 return self.break_at(problem);
             }
         }
