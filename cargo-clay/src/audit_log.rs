@@ -141,10 +141,7 @@ fn report(file: &str, verified: &VerifyReport) -> Report {
             "signedHead".into(),
             json!(verified.signed_head().map(|h| h.to_string())),
         );
-        extra.insert(
-            "unsignedEntries".into(),
-            json!(verified.unsigned_entries()),
-        );
+        extra.insert("unsignedEntries".into(), json!(verified.unsigned_entries()));
     }
     report
 }

@@ -53,7 +53,10 @@ fn rechain(path: &Path) {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        out.push_str(&format!("{},\"hash\":\"{hash}\"}}\n", &body[..body.len() - 1]));
+        out.push_str(&format!(
+            "{},\"hash\":\"{hash}\"}}\n",
+            &body[..body.len() - 1]
+        ));
         prev = hash;
     }
     std::fs::write(path, out).expect("writes");
@@ -120,7 +123,11 @@ fn verify_with_the_public_key_finds_a_rechained_edit_that_the_chain_misses() {
         &["audit-log", "verify", "audit.log", "--public-key", &public],
     );
     assert_eq!(run.status, 0, "{run:?}");
-    assert!(run.stdout.contains("3 checkpoint(s) signed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("3 checkpoint(s) signed"),
+        "{}",
+        run.stdout
+    );
 
     let text = std::fs::read_to_string(&log).expect("reads");
     std::fs::write(&log, text.replacen("\"u-3\"", "\"u-9\"", 1)).expect("edits");
@@ -133,7 +140,11 @@ fn verify_with_the_public_key_finds_a_rechained_edit_that_the_chain_misses() {
     );
     assert_eq!(run.status, 1, "{run:?}");
     assert!(run.stdout.contains("line 11"), "{}", run.stdout);
-    assert!(run.stdout.contains("checkpoint signs seq 10"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("checkpoint signs seq 10"),
+        "{}",
+        run.stdout
+    );
 
     let run = cargo_clay(
         dir.path(),
@@ -177,10 +188,20 @@ fn a_wrong_or_malformed_public_key() {
     signed_log(&dir.path().join("audit.log"), key, 12);
     let run = cargo_clay(
         dir.path(),
-        &["audit-log", "verify", "audit.log", "--public-key", &other_public],
+        &[
+            "audit-log",
+            "verify",
+            "audit.log",
+            "--public-key",
+            &other_public,
+        ],
     );
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(run.stdout.contains("does not verify with public key"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("does not verify with public key"),
+        "{}",
+        run.stdout
+    );
 
     for bad in ["clay-audit-ed25519-public:00", "not-a-key", ""] {
         let run = cargo_clay(
@@ -194,7 +215,13 @@ fn a_wrong_or_malformed_public_key() {
     let private = std::fs::read_to_string(dir.path().join("a.key")).expect("reads");
     let run = cargo_clay(
         dir.path(),
-        &["audit-log", "verify", "audit.log", "--public-key", private.trim()],
+        &[
+            "audit-log",
+            "verify",
+            "audit.log",
+            "--public-key",
+            private.trim(),
+        ],
     );
     assert_eq!(run.status, 2, "{run:?}");
     run.assert_hides(&[private.trim().rsplit(':').next().expect("hex").to_owned()]);
@@ -210,7 +237,10 @@ fn head_finds_a_log_cut_short_before_it() {
     }
     let head = sink.current_head().expect("head").to_string();
     drop(sink);
-    let run = cargo_clay(dir.path(), &["audit-log", "verify", "audit.log", "--head", &head]);
+    let run = cargo_clay(
+        dir.path(),
+        &["audit-log", "verify", "audit.log", "--head", &head],
+    );
     assert_eq!(run.status, 0, "{run:?}");
 
     let text = std::fs::read_to_string(&log).expect("reads");
@@ -220,12 +250,18 @@ fn head_finds_a_log_cut_short_before_it() {
         cargo_clay(dir.path(), &["audit-log", "verify", "audit.log"]).status,
         0
     );
-    let run = cargo_clay(dir.path(), &["audit-log", "verify", "audit.log", "--head", &head]);
+    let run = cargo_clay(
+        dir.path(),
+        &["audit-log", "verify", "audit.log", "--head", &head],
+    );
     assert_eq!(run.status, 1, "{run:?}");
     assert!(run.stdout.contains("cut short"), "{}", run.stdout);
 
     for bad in ["8", "x:00", "8:ABC"] {
-        let run = cargo_clay(dir.path(), &["audit-log", "verify", "audit.log", "--head", bad]);
+        let run = cargo_clay(
+            dir.path(),
+            &["audit-log", "verify", "audit.log", "--head", bad],
+        );
         assert_eq!(run.status, 2, "{bad}: {run:?}");
     }
 }
@@ -261,7 +297,11 @@ fn rotated_files_in_order_a_directory_and_a_missing_file_by_name() {
     std::fs::remove_file(logs.join("audit.log.2")).expect("removes");
     let run = cargo_clay(dir.path(), &["audit-log", "verify", "logs"]);
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(run.stdout.contains("`audit.log.2` is missing"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`audit.log.2` is missing"),
+        "{}",
+        run.stdout
+    );
     let run = cargo_clay(
         dir.path(),
         &["audit-log", "verify", "logs", "--format", "json"],

@@ -197,7 +197,9 @@ fn print_table(out: &Path) {
         );
     }
     println!();
-    println!("Signing a checkpoint every {EVERY} entries, against the same sink unsigned (target: at least 0.90x)");
+    println!(
+        "Signing a checkpoint every {EVERY} entries, against the same sink unsigned (target: at least 0.90x)"
+    );
     println!();
     println!(
         "| {:<24} | {:>24} | {:>24} |",
@@ -308,9 +310,7 @@ fn print_paired(dir: &Path) {
         ("Durability::batched()", Durability::batched()),
     ] {
         let (signed, plain, ratio) = paired_signing(dir, durability);
-        println!(
-            "| {label:<24} | {signed:>10.0} | {plain:>10.0} | {ratio:>5.2}x |"
-        );
+        println!("| {label:<24} | {signed:>10.0} | {plain:>10.0} | {ratio:>5.2}x |");
         for name in ["paired-unsigned.log", "paired-signed.log"] {
             let _ = std::fs::remove_file(dir.join(name));
         }

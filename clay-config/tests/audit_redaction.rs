@@ -68,7 +68,10 @@ mod audit {
             for spelling in spellings(name) {
                 let entry = AuditEntry::builder("clay.api.call")
                     .metadata(spelling.as_str(), "hunter2-value")
-                    .metadata("nested", json!({"deeper": {spelling.as_str(): "hunter2-value"}}))
+                    .metadata(
+                        "nested",
+                        json!({"deeper": {spelling.as_str(): "hunter2-value"}}),
+                    )
                     .metadata("list", json!([{spelling.as_str(): "hunter2-value"}]))
                     .build();
                 let json = entry.to_json();
@@ -86,7 +89,10 @@ mod audit {
         for name in NAMES {
             for spelling in spellings(name) {
                 let entry = AuditEntry::builder("clay.api.call")
-                    .metadata("request", format!("GET /x\n{spelling}: hunter2-value\nHost: h"))
+                    .metadata(
+                        "request",
+                        format!("GET /x\n{spelling}: hunter2-value\nHost: h"),
+                    )
                     .metadata("query", format!("a=1&{spelling}=hunter2-value&b=2"))
                     .metadata("body", format!(r#"{{"{spelling}":"hunter2-value"}}"#))
                     .build();
@@ -103,13 +109,19 @@ mod audit {
             .resource("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc")
             .metadata("headers", "authorization: Bearer opaque-123\r\naccept: */*")
             .metadata("note", "retried with Bearer opaque-456 after 401")
-            .metadata("upstream", json!({"headers": ["Authorization: Basic dXNlcjpwYXNz"]}))
+            .metadata(
+                "upstream",
+                json!({"headers": ["Authorization: Basic dXNlcjpwYXNz"]}),
+            )
             .build();
         let json = entry.to_json();
         for secret in ["eyJhbGci", "opaque-123", "opaque-456", "dXNlcjpwYXNz"] {
             assert!(!json.contains(secret), "{secret}: {json}");
         }
-        assert!(json.contains("accept: */*") && json.contains("after 401"), "{json}");
+        assert!(
+            json.contains("accept: */*") && json.contains("after 401"),
+            "{json}"
+        );
     }
 
     #[test]
@@ -121,7 +133,10 @@ mod audit {
             .metadata(key.as_str(), "the key as a name")
             .metadata(format!("by-{whsec}"), 1)
             .metadata("note", format!("rotated {key} today"))
-            .metadata("nested", json!({ key.as_str(): { "inner": [whsec.as_str()] } }))
+            .metadata(
+                "nested",
+                json!({ key.as_str(): { "inner": [whsec.as_str()] } }),
+            )
             .metadata("[REDACTED]", "an honest name")
             .build();
         let json = entry.to_json();
@@ -131,11 +146,20 @@ mod audit {
         let names: Vec<&str> = back.metadata().iter().map(|(k, _)| k).collect();
         assert_eq!(
             names,
-            ["[REDACTED]", "by-[REDACTED]", "note", "nested", "[REDACTED]#2"]
+            [
+                "[REDACTED]",
+                "by-[REDACTED]",
+                "note",
+                "nested",
+                "[REDACTED]#2"
+            ]
         );
         let value: Value = serde_json::from_str(&json).expect("json");
         assert_eq!(value["metadata"]["note"], "rotated [REDACTED] today");
-        assert_eq!(value["metadata"]["nested"]["[REDACTED]"]["inner"][0], REDACTED);
+        assert_eq!(
+            value["metadata"]["nested"]["[REDACTED]"]["inner"][0],
+            REDACTED
+        );
     }
 
     #[test]

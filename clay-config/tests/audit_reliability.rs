@@ -161,7 +161,8 @@ mod audit {
 
     fn count_checkpoints(path: &Path) -> u64 {
         let text = std::fs::read_to_string(path).expect("reads");
-        text.matches(&format!("\"action\":\"{CHECKPOINT_ACTION}\"")).count() as u64
+        text.matches(&format!("\"action\":\"{CHECKPOINT_ACTION}\""))
+            .count() as u64
     }
 
     fn wait_success(mut child: Child) {
@@ -215,9 +216,19 @@ mod audit {
         let checkpoints = count_checkpoints(&path);
         assert_eq!(report.entries(), total + checkpoints);
         // Dropping the log added its closing checkpoint, unless the log ended with one.
-        let (before, after) = (head.map_or(0, |h| h.seq), report.head().map_or(0, |h| h.seq));
-        assert!((before..=before + 1).contains(&after), "{before} then {after}");
-        assert_eq!(check_signed(&path), 0, "every writer closed with a checkpoint");
+        let (before, after) = (
+            head.map_or(0, |h| h.seq),
+            report.head().map_or(0, |h| h.seq),
+        );
+        assert!(
+            (before..=before + 1).contains(&after),
+            "{before} then {after}"
+        );
+        assert_eq!(
+            check_signed(&path),
+            0,
+            "every writer closed with a checkpoint"
+        );
         #[cfg(feature = "signing")]
         assert!(checkpoints >= total / EVERY, "{checkpoints} checkpoints");
 

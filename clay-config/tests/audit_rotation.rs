@@ -96,7 +96,10 @@ mod audit {
                 broken.file().and_then(|f| f.file_name()),
                 Some("audit.log.4".as_ref())
             );
-            assert!(report.to_string().contains("`audit.log.3` is missing"), "{report}");
+            assert!(
+                report.to_string().contains("`audit.log.3` is missing"),
+                "{report}"
+            );
         }
     }
 

@@ -10,9 +10,9 @@ mod audit {
 
     use clay_config::Secret;
     use clay_config::audit::{
-        AuditEntry, AuditError, AuditLog, AuditSink, CHECKPOINT_ACTION, Durability, FileSink,
-        Head, MemorySink, Problem, REPAIR_ACTION, SigningKey, VerifyOptions, VerifyReport,
-        VerifyingKey, verify, verify_signed, verify_with,
+        AuditEntry, AuditError, AuditLog, AuditSink, CHECKPOINT_ACTION, Durability, FileSink, Head,
+        MemorySink, Problem, REPAIR_ACTION, SigningKey, VerifyOptions, VerifyReport, VerifyingKey,
+        verify, verify_signed, verify_with,
     };
     use sha2::{Digest, Sha256};
 
@@ -101,7 +101,7 @@ mod audit {
         let signed = verify_signed(&log.path, &log.public).expect("reads");
         let problem = signed
             .broken()
-            .unwrap_or_else(|| panic!("the key must see it: {signed}"))
+            .unwrap_or_else(|| unreachable!("the key must see it: {signed}"))
             .problem()
             .clone();
         (problem, signed)
@@ -132,7 +132,10 @@ mod audit {
         assert_eq!(value["metadata"]["prevSignature"], serde_json::Value::Null);
         assert_eq!(value["metadata"]["keyId"], log.public.key_id().as_str());
         let next: serde_json::Value = serde_json::from_str(&lines[21]).expect("json");
-        assert_eq!(next["metadata"]["prevSignature"], value["metadata"]["signature"]);
+        assert_eq!(
+            next["metadata"]["prevSignature"],
+            value["metadata"]["signature"]
+        );
         assert_eq!(next["metadata"]["log"], value["metadata"]["log"]);
     }
 
@@ -193,7 +196,10 @@ mod audit {
         lines.insert(4, forged);
         write_lines(&log.path, &rechain(&lines));
         let (problem, _) = only_the_key_sees(&log);
-        assert!(matches!(problem, Problem::CheckpointMismatch { .. }), "{problem}");
+        assert!(
+            matches!(problem, Problem::CheckpointMismatch { .. }),
+            "{problem}"
+        );
     }
 
     #[test]
@@ -203,7 +209,10 @@ mod audit {
         lines.swap(23, 24);
         write_lines(&log.path, &rechain(&lines));
         let (problem, report) = only_the_key_sees(&log);
-        assert!(matches!(problem, Problem::CheckpointMismatch { .. }), "{problem}");
+        assert!(
+            matches!(problem, Problem::CheckpointMismatch { .. }),
+            "{problem}"
+        );
         assert_eq!(report.broken().map(|b| b.line()), Some(33));
         // Everything up to the checkpoint before the swap is still proven.
         assert_eq!(report.signed_head().map(|h| h.seq), Some(21));
@@ -325,7 +334,7 @@ mod audit {
                 assert_eq!(key_id, &stranger.key_id());
                 assert_eq!(signed_by, &log.public.key_id());
             }
-            other => panic!("{other}"),
+            other => unreachable!("{other}"),
         }
         assert!(report.to_string().contains(&log.public.key_id()));
     }
@@ -361,7 +370,11 @@ mod audit {
         let sink = FileSink::open(&log.path, Durability::None).expect("opens");
         let forged = AuditEntry::builder(CHECKPOINT_ACTION).build();
         assert!(matches!(sink.write(&forged), Err(AuditError::Parse(_))));
-        assert!(verify_signed(&log.path, &log.public).expect("reads").is_ok());
+        assert!(
+            verify_signed(&log.path, &log.public)
+                .expect("reads")
+                .is_ok()
+        );
     }
 
     #[test]
@@ -413,7 +426,10 @@ mod audit {
             .expect("repairs")
             .signed(key, EVERY);
         assert_eq!(sink.repairs().len(), 1);
-        let covered = sink.checkpoint().expect("signs").expect("something to sign");
+        let covered = sink
+            .checkpoint()
+            .expect("signs")
+            .expect("something to sign");
         assert_eq!(covered.seq, 16);
         assert_eq!(sink.checkpoint().expect("nothing left"), None);
         drop(sink);
@@ -528,7 +544,10 @@ mod audit {
         let text = key.to_secret().expose_secret().to_owned();
         let hex = &text[text.find(':').expect("prefix") + 1..];
         let debug = format!("{key:?}");
-        assert!(!debug.contains(hex) && !debug.contains(&hex[..12]), "{debug}");
+        assert!(
+            !debug.contains(hex) && !debug.contains(&hex[..12]),
+            "{debug}"
+        );
         assert!(debug.contains(&key.verifying_key().key_id()));
         let loaded = SigningKey::from_secret(&Secret::new(text.clone())).expect("parses");
         assert_eq!(loaded.verifying_key(), key.verifying_key());

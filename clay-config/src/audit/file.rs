@@ -16,9 +16,9 @@ use super::checkpoint::{Checkpoint, CheckpointRef};
 use super::entry::AuditEntry;
 use super::lock::{FileLock, read_exact_at};
 use super::rotation;
-use super::sink::{AuditSink, lock};
 #[cfg(feature = "signing")]
 use super::signing::SigningKey;
+use super::sink::{AuditSink, lock};
 use super::{AuditError, CHECKPOINT_ACTION, REPAIR_ACTION};
 
 /// The longest line the writer reads back from the file's tail (a longer last line is treated
@@ -835,9 +835,7 @@ impl Shared {
                 ControlFlow::Continue(())
             }
         };
-        if let Some(found) =
-            lines_backwards(file, end, visit).map_err(|e| self.io_err(e))?
-        {
+        if let Some(found) = lines_backwards(file, end, visit).map_err(|e| self.io_err(e))? {
             return Ok(found);
         }
         let rotated = rotation::rotated_files(&self.path).map_err(|e| self.io_err(e))?;

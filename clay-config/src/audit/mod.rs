@@ -336,10 +336,10 @@ pub use entry::{AuditEntry, AuditEntryBuilder, AuditResult, Metadata};
 pub use file::{Durability, FileSink, Repair};
 pub use redact::{DEFAULT_REDACTED_KEYS, REDACTED, Redactor};
 pub use scope::{KeyUsage, ScopeUsage, scope_usage};
-#[cfg(feature = "signing")]
-pub use signing::{PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX, SigningKey, VerifyingKey};
 /// Metadata values are JSON values.
 pub use serde_json::Value;
+#[cfg(feature = "signing")]
+pub use signing::{PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX, SigningKey, VerifyingKey};
 pub use sink::{AuditSink, ConsoleSink, FanOut, MemorySink, TracingSink};
 #[cfg(feature = "signing")]
 pub use verify::verify_signed;

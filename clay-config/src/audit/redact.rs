@@ -185,7 +185,10 @@ impl Redactor {
 
     /// Redacts each value by its key (or its content), and each key by its content; true
     /// when a key was renamed.
-    fn redact_pairs<'a>(&self, pairs: impl Iterator<Item = (&'a mut String, &'a mut Value)>) -> bool {
+    fn redact_pairs<'a>(
+        &self,
+        pairs: impl Iterator<Item = (&'a mut String, &'a mut Value)>,
+    ) -> bool {
         let mut renamed = false;
         for (key, value) in pairs {
             if self.is_redacted_key(key) {
@@ -278,8 +281,8 @@ impl Redactor {
             {
                 continue;
             }
-            let header = matches!(bytes[at], b':')
-                && HEADER_KEYS.contains(&normalize(name).as_str());
+            let header =
+                matches!(bytes[at], b':') && HEADER_KEYS.contains(&normalize(name).as_str());
             let mut value = skip(bytes, at + 1, |b| b == b' ' || b == b'\t');
             let quote = bytes
                 .get(value)
@@ -321,7 +324,11 @@ fn value_end(bytes: &[u8], start: usize, quote: Option<u8>, header: bool) -> usi
     let mut at = start;
     while at < bytes.len() && !ends(bytes[at]) {
         // A backslash escapes the next byte inside a quoted value.
-        at += if quote.is_some() && bytes[at] == b'\\' { 2 } else { 1 };
+        at += if quote.is_some() && bytes[at] == b'\\' {
+            2
+        } else {
+            1
+        };
     }
     at.min(bytes.len())
 }
@@ -524,7 +531,10 @@ mod tests {
             redacted("/v1/tables?key=sk_live_abcdefgh&x=1"),
             "/v1/tables?key=[REDACTED]"
         );
-        assert_eq!(redacted("sk_live_ is only a prefix"), "sk_live_ is only a prefix");
+        assert_eq!(
+            redacted("sk_live_ is only a prefix"),
+            "sk_live_ is only a prefix"
+        );
         assert_eq!(redacted("read:sk_live_abcd1234"), "read:[REDACTED]");
     }
 
@@ -541,15 +551,33 @@ mod tests {
                 "GET /x\r\nAuthorization: Bearer eyJhbGciOi.J9.x\r\nHost: a",
                 "GET /x\r\nAuthorization: [REDACTED]\r\nHost: a",
             ),
-            ("authorization: Basic dXNlcjpwYXNz", "authorization: [REDACTED]"),
+            (
+                "authorization: Basic dXNlcjpwYXNz",
+                "authorization: [REDACTED]",
+            ),
             ("Cookie: session=abc; theme=dark", "Cookie: [REDACTED]"),
             ("set-cookie: id=a3fWa; Secure", "set-cookie: [REDACTED]"),
-            ("sent bearer opaque-token-123 upstream", "sent bearer [REDACTED] upstream"),
-            ("login?user=ada&password=hunter2&x=1", "login?user=ada&password=[REDACTED]&x=1"),
+            (
+                "sent bearer opaque-token-123 upstream",
+                "sent bearer [REDACTED] upstream",
+            ),
+            (
+                "login?user=ada&password=hunter2&x=1",
+                "login?user=ada&password=[REDACTED]&x=1",
+            ),
             ("PASSWD=hunter2 PWD=x", "PASSWD=[REDACTED] PWD=[REDACTED]"),
-            (r#"{"client_secret":"s3 cr\"et","a":1}"#, r#"{"client_secret":"[REDACTED]","a":1}"#),
-            ("api-key: abc, private_key=xyz", "api-key: [REDACTED], private_key=[REDACTED]"),
-            ("credentials='u:p' token = t0k", "credentials='[REDACTED]' token = [REDACTED]"),
+            (
+                r#"{"client_secret":"s3 cr\"et","a":1}"#,
+                r#"{"client_secret":"[REDACTED]","a":1}"#,
+            ),
+            (
+                "api-key: abc, private_key=xyz",
+                "api-key: [REDACTED], private_key=[REDACTED]",
+            ),
+            (
+                "credentials='u:p' token = t0k",
+                "credentials='[REDACTED]' token = [REDACTED]",
+            ),
             // Names that only contain a redacted word's letters are left alone.
             ("tokenizer=bpe keyboard=us", "tokenizer=bpe keyboard=us"),
             ("no assignment: password", "no assignment: password"),

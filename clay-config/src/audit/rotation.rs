@@ -107,7 +107,11 @@ fn directory_log(dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
     bases.dedup();
     let rotated: Vec<&String> = bases
         .iter()
-        .filter(|b| names.iter().any(|n| split_member(n).is_some_and(|(x, _)| x == *b)))
+        .filter(|b| {
+            names
+                .iter()
+                .any(|n| split_member(n).is_some_and(|(x, _)| x == *b))
+        })
         .collect();
     let base = match (bases.as_slice(), rotated.as_slice()) {
         ([], _) => {

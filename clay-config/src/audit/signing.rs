@@ -49,9 +49,8 @@ impl SigningKey {
     /// A new random key, from the operating system's generator.
     pub fn generate() -> Result<SigningKey, AuditError> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut_slice()).map_err(|e| {
-            AuditError::Parse(format!("no randomness for a new signing key: {e}"))
-        })?;
+        getrandom::fill(seed.as_mut_slice())
+            .map_err(|e| AuditError::Parse(format!("no randomness for a new signing key: {e}")))?;
         SigningKey::from_seed(&seed)
     }
 
@@ -235,7 +234,10 @@ mod tests {
         let hex = &text[SECRET_KEY_PREFIX.len()..];
         assert!(!format!("{key:?}").contains(hex));
         // A private key given where a public one is expected: refused, not echoed.
-        let err = text.parse::<VerifyingKey>().expect_err("refused").to_string();
+        let err = text
+            .parse::<VerifyingKey>()
+            .expect_err("refused")
+            .to_string();
         assert!(!err.contains(hex), "{err}");
         // Truncated, upper case, wrong prefix, all zeros.
         for bad in [

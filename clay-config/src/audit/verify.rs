@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "signing")]
+use super::CHECKPOINT_ACTION;
 use super::chain::{self, EntryHash, Head, LineError, ParsedLine};
 #[cfg(feature = "signing")]
 use super::checkpoint::{Checkpoint, CheckpointRef};
@@ -13,8 +15,6 @@ use super::lock::FileLock;
 use super::rotation;
 #[cfg(feature = "signing")]
 use super::signing::VerifyingKey;
-#[cfg(feature = "signing")]
-use super::CHECKPOINT_ACTION;
 use super::{AuditError, REPAIR_ACTION};
 
 /// The longest line `verify` reads into memory; a longer one is reported as malformed.
@@ -134,7 +134,10 @@ pub fn verify_against(path: impl AsRef<Path>, anchor: &Head) -> Result<VerifyRep
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg(feature = "signing")]
-pub fn verify_signed(path: impl AsRef<Path>, key: &VerifyingKey) -> Result<VerifyReport, AuditError> {
+pub fn verify_signed(
+    path: impl AsRef<Path>,
+    key: &VerifyingKey,
+) -> Result<VerifyReport, AuditError> {
     verify_with(&[path], &VerifyOptions::new().public_key(*key))
 }
 
@@ -352,7 +355,8 @@ impl Verifier {
         let mut reader = BufReader::with_capacity(256 * 1024, reader);
         let mut line = Vec::new();
         while self.report.broken.is_none() {
-            let Some(read) = read_line(&mut reader, &mut line).map_err(|e| AuditError::io(None, e))?
+            let Some(read) =
+                read_line(&mut reader, &mut line).map_err(|e| AuditError::io(None, e))?
             else {
                 break;
             };
@@ -500,7 +504,12 @@ impl SignedCheck {
 
     /// Checks one line that the chain accepts; `before` is the line before it and
     /// `from_genesis` whether the verification saw the chain from its start.
-    fn line(&mut self, parsed: &ParsedLine, before: Head, from_genesis: bool) -> Result<(), Problem> {
+    fn line(
+        &mut self,
+        parsed: &ParsedLine,
+        before: Head,
+        from_genesis: bool,
+    ) -> Result<(), Problem> {
         if parsed.entry.action() != CHECKPOINT_ACTION {
             self.unsigned += 1;
             if parsed.entry.action() != REPAIR_ACTION {
