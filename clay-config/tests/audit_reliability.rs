@@ -59,12 +59,19 @@ mod audit {
     }
 
     /// With signing, the log verifies with the public key too; returns the lines after the
-    /// last checkpoint.
+    /// last checkpoint. A writer killed before its first checkpoint leaves a log with none,
+    /// which proves nothing: reported as such, and accepted only while that short.
     fn check_signed(path: &Path) -> u64 {
         #[cfg(feature = "signing")]
         {
             let report = clay_config::audit::verify_signed(path, &test_key().verifying_key())
                 .expect("reads");
+            if let Some(broken) = report.broken()
+                && broken.problem() == &Problem::NoCheckpoint
+                && report.entries() <= EVERY
+            {
+                return report.entries();
+            }
             assert!(report.is_ok(), "{report}");
             assert!(report.checkpoints() > 0, "{report}");
             report.unsigned_entries()

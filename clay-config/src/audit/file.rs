@@ -246,8 +246,10 @@ impl FileSink {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn max_bytes(self, max_bytes: u64) -> FileSink {
-        lock(&self.shared.state).max_bytes = Some(max_bytes.max(1));
+    pub fn max_bytes(self, max_bytes: impl TryInto<u64>) -> FileSink {
+        // Any integer type; a negative size is the smallest (an entry per file).
+        let max_bytes = max_bytes.try_into().unwrap_or(1).max(1);
+        lock(&self.shared.state).max_bytes = Some(max_bytes);
         self
     }
 
@@ -277,14 +279,16 @@ impl FileSink {
     /// ```
     #[cfg(feature = "signing")]
     #[must_use]
-    pub fn signed(self, signing_key: SigningKey, every_n_entries: u64) -> FileSink {
+    pub fn signed(self, signing_key: SigningKey, every_n_entries: impl TryInto<u64>) -> FileSink {
+        // Any integer type; 0 or a negative count signs after every line.
+        let every = every_n_entries.try_into().unwrap_or(1).max(1);
         {
             let mut state = lock(&self.shared.state);
             let publish = state.signer.take().and_then(|s| s.publish);
             state.signer = Some(Signer {
                 key_id: signing_key.verifying_key().key_id(),
                 key: signing_key,
-                every: every_n_entries.max(1),
+                every,
                 publish,
                 latest: None,
                 known_through: 0,
