@@ -155,6 +155,46 @@ mod audit {
     }
 
     #[test]
+    fn any_rechained_change_to_any_signed_line_is_found() {
+        let log = signed_log(35);
+        let original = lines(&log.path);
+        // Every line up to the last checkpoint, entries and checkpoints alike.
+        for at in 0..38 {
+            let mut changed = original.clone();
+            changed[at] = changed[at].replacen("\"timestamp\":\"20", "\"timestamp\":\"19", 1);
+            assert_ne!(changed[at], original[at]);
+            write_lines(&log.path, &rechain(&changed));
+            assert!(verify(&log.path).expect("reads").is_ok(), "line {}", at + 1);
+            let report = verify_signed(&log.path, &log.public).expect("reads");
+            assert!(
+                !report.is_ok(),
+                "line {} changed unnoticed: {report}",
+                at + 1
+            );
+        }
+        // Garbage where a checkpoint was: reported, never a panic.
+        for garbage in [
+            r#""metadata":{"log":"zz"}"#,
+            r#""metadata":{"every":0}"#,
+            r#""metadata":{"seq":-1}"#,
+        ] {
+            let mut changed = original.clone();
+            let start = changed[10].find("\"metadata\"").expect("metadata");
+            let end = changed[10].rfind("},\"seq\"").expect("chain fields") + 1;
+            changed[10].replace_range(start..end, garbage);
+            write_lines(&log.path, &rechain(&changed));
+            let report = verify_signed(&log.path, &log.public).expect("reads");
+            assert!(
+                matches!(
+                    report.broken().map(|b| b.problem()),
+                    Some(Problem::BadCheckpoint { .. })
+                ),
+                "{report}"
+            );
+        }
+    }
+
+    #[test]
     fn rechained_edit_with_the_checkpoint_rewritten_too_fails_its_signature() {
         let log = signed_log(35);
         let mut lines = lines(&log.path);
