@@ -54,7 +54,7 @@ impl fmt::Display for AuditResult {
 }
 
 /// An entry's `metadata`: string keys to JSON values, kept in insertion order (as
-/// `JSON.stringify` does in the seed). Setting a key again replaces its value in place.
+/// `JSON.stringify` does in Clay's security practice). Setting a key again replaces its value in place.
 ///
 /// ```
 /// use clay_config::audit::Metadata;
@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for Metadata {
 
 /// One audited action: when, what, who, on what, how it ended, and any details.
 ///
-/// Serialises exactly as the seed's entries (DESIGN.md, "Audit log"): camelCase keys in this
+/// Serialises exactly as the entries of Clay's security practice: camelCase keys in this
 /// order, the timestamp in RFC 3339 UTC with milliseconds, `metadata` left out when empty.
 /// [`build`](AuditEntryBuilder::build) redacts personal data and credentials (see
 /// [`Redactor`]), so no key or secret value reaches an entry.
@@ -243,7 +243,7 @@ impl AuditEntry {
         &self.metadata
     }
 
-    /// The entry's JSON, on one line, as DESIGN.md pins it.
+    /// The entry's JSON, on one line, in the pinned format.
     pub fn to_json(&self) -> String {
         // Serialising strings, a timestamp and `serde_json::Value`s cannot fail.
         serde_json::to_string(self).unwrap_or_default()
