@@ -285,6 +285,35 @@ mod audit {
     }
 
     #[test]
+    fn edits_after_the_kept_head_are_found_too() {
+        let (_dir, path) = log_with(10);
+        let kept = {
+            let lines = lines(&path);
+            let value: serde_json::Value = serde_json::from_str(&lines[4]).expect("json");
+            Head {
+                seq: 5,
+                hash: value["hash"].as_str().expect("hash").parse().expect("hex"),
+            }
+        };
+        assert!(verify_against(&path, &kept).expect("reads").is_ok());
+        let mut edited = lines(&path);
+        edited[7] = edited[7].replacen("u-8", "u-9", 1);
+        write_lines(&path, &edited);
+        let report = verify_against(&path, &kept).expect("reads");
+        assert_eq!(
+            report.broken().map(|b| (b.line(), b.problem().clone())),
+            Some((8, Problem::Edited))
+        );
+        // Removed after the head (not rechained): found where the chain breaks.
+        let mut removed = lines(&path);
+        removed[7] = lines(&path)[7].replacen("u-9", "u-8", 1);
+        removed.remove(8);
+        write_lines(&path, &removed);
+        let report = verify_against(&path, &kept).expect("reads");
+        assert_eq!(report.broken().map(|b| b.line()), Some(9));
+    }
+
+    #[test]
     fn every_single_byte_change_is_detected_at_its_line() {
         let (_dir, path) = log_with(3);
         let original = fs::read(&path).expect("reads");

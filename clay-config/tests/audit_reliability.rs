@@ -1,5 +1,7 @@
 //! Reliability of the file sink under concurrent writers and crashes. Child processes are this
-//! test binary run again with `CLAY_AUDIT_TEST_CHILD` set (see `child_process`).
+//! test binary run again with `CLAY_AUDIT_TEST_CHILD` set (see `child_process`). With the
+//! `signing` feature every writer signs (one key, a checkpoint every 100 lines) and the logs
+//! are also checked with the public key.
 
 #![cfg(feature = "audit")]
 
@@ -13,7 +15,7 @@ mod audit {
     use std::time::{Duration, Instant};
 
     use clay_config::audit::{
-        AuditEntry, AuditLog, AuditSink, Durability, FileSink, Problem, verify,
+        AuditEntry, AuditLog, AuditSink, CHECKPOINT_ACTION, Durability, FileSink, Problem, verify,
     };
 
     const CHILD: &str = "CLAY_AUDIT_TEST_CHILD";
@@ -21,6 +23,65 @@ mod audit {
     const WRITER: &str = "CLAY_AUDIT_TEST_WRITER";
     const COUNT: &str = "CLAY_AUDIT_TEST_COUNT";
     const DURABILITY: &str = "CLAY_AUDIT_TEST_DURABILITY";
+    const KEY: &str = "CLAY_AUDIT_TEST_SIGNING_KEY";
+    /// Checkpoint cadence of the signing writers.
+    #[cfg(feature = "signing")]
+    const EVERY: u64 = 100;
+
+    /// A key for the parent and its children (the children read it from `KEY`).
+    #[cfg(feature = "signing")]
+    fn test_key() -> clay_config::audit::SigningKey {
+        static KEY_TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let text = KEY_TEXT.get_or_init(|| {
+            std::env::var(KEY).unwrap_or_else(|_| {
+                let key = clay_config::audit::SigningKey::generate().expect("randomness");
+                key.to_secret().expose_secret().to_owned()
+            })
+        });
+        clay_config::audit::SigningKey::from_secret(&clay_config::Secret::new(text.as_str()))
+            .expect("the test key parses")
+    }
+
+    /// The sink every writer uses: signed when the feature is on.
+    fn open_sink(path: impl AsRef<Path>, durability: Durability) -> FileSink {
+        let sink = FileSink::open(path, durability).expect("opens the log");
+        #[cfg(feature = "signing")]
+        let sink = sink.signed(test_key(), EVERY);
+        sink
+    }
+
+    /// The key's text for a child's environment (empty without signing).
+    fn key_env() -> String {
+        #[cfg(feature = "signing")]
+        return test_key().to_secret().expose_secret().to_owned();
+        #[cfg(not(feature = "signing"))]
+        String::new()
+    }
+
+    /// With signing, the log verifies with the public key too; returns the lines after the
+    /// last checkpoint. A writer killed before its first checkpoint leaves a log with none,
+    /// which proves nothing: reported as such, and accepted only while that short.
+    fn check_signed(path: &Path) -> u64 {
+        #[cfg(feature = "signing")]
+        {
+            let report = clay_config::audit::verify_signed(path, &test_key().verifying_key())
+                .expect("reads");
+            if let Some(broken) = report.broken()
+                && broken.problem() == &Problem::NoCheckpoint
+                && report.entries() <= EVERY
+            {
+                return report.entries();
+            }
+            assert!(report.is_ok(), "{report}");
+            assert!(report.checkpoints() > 0, "{report}");
+            report.unsigned_entries()
+        }
+        #[cfg(not(feature = "signing"))]
+        {
+            let _ = path;
+            0
+        }
+    }
 
     fn entry(writer: &str, n: u64, blob: usize) -> AuditEntry {
         let mut builder = AuditEntry::builder("clay.api.call")
@@ -55,8 +116,7 @@ mod audit {
         let var = |name: &str| std::env::var(name).expect("set by the parent");
         let path = var(PATH);
         let writer = var(WRITER);
-        let sink =
-            FileSink::open(&path, durability(&var(DURABILITY))).expect("child opens the log");
+        let sink = open_sink(&path, durability(&var(DURABILITY)));
         match mode.as_str() {
             "bulk" => {
                 // Two threads per process, `count` entries each.
@@ -100,9 +160,16 @@ mod audit {
             .env(WRITER, writer)
             .env(DURABILITY, durability)
             .env(COUNT, count.to_string())
+            .env(KEY, key_env())
             .stdin(Stdio::null())
             .stderr(Stdio::inherit());
         command
+    }
+
+    fn count_checkpoints(path: &Path) -> u64 {
+        let text = std::fs::read_to_string(path).expect("reads");
+        text.matches(&format!("\"action\":\"{CHECKPOINT_ACTION}\""))
+            .count() as u64
     }
 
     fn wait_success(mut child: Child) {
@@ -121,7 +188,9 @@ mod audit {
         let started = Instant::now();
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.log");
-        let log = AuditLog::open(&path, Durability::None).expect("opens");
+        let log = AuditLog::builder()
+            .sink(open_sink(&path, Durability::None))
+            .build();
 
         let children: Vec<Child> = (0..PROCESSES)
             .map(|p| {
@@ -146,10 +215,29 @@ mod audit {
 
         let total = THREADS * PER_THREAD + PROCESSES * 2 * PER_PROCESS;
         assert_eq!(total, 56_000);
+        let head = log.head();
+        drop(log);
         let report = verify(&path).expect("reads");
         assert!(report.is_ok(), "{report}");
-        assert_eq!(report.entries(), total);
-        assert_eq!(log.head(), report.head());
+        // With signing, the checkpoints are lines of the chain too.
+        let checkpoints = count_checkpoints(&path);
+        assert_eq!(report.entries(), total + checkpoints);
+        // Dropping the log added its closing checkpoint, unless the log ended with one.
+        let (before, after) = (
+            head.map_or(0, |h| h.seq),
+            report.head().map_or(0, |h| h.seq),
+        );
+        assert!(
+            (before..=before + 1).contains(&after),
+            "{before} then {after}"
+        );
+        assert_eq!(
+            check_signed(&path),
+            0,
+            "every writer closed with a checkpoint"
+        );
+        #[cfg(feature = "signing")]
+        assert!(checkpoints >= total / EVERY, "{checkpoints} checkpoints");
 
         // Every line is JSON, every entry is there once, each writer's in its own order.
         let file = std::fs::File::open(&path).expect("opens");
@@ -160,6 +248,9 @@ mod audit {
         for line in BufReader::new(file).lines() {
             let line = line.expect("utf-8 line");
             let value: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+            if value["action"] == CHECKPOINT_ACTION {
+                continue;
+            }
             let writer = value["metadata"]["writer"]
                 .as_str()
                 .expect("writer")
@@ -265,6 +356,15 @@ mod audit {
                 assert!(report.is_ok(), "round {round}: {report}");
             }
 
+            // With signing, what the chain accepts the key accepts too; the entries since
+            // the last checkpoint are unsigned (the killed writer could not close).
+            if !torn {
+                let unsigned = check_signed(&path);
+                #[cfg(feature = "signing")]
+                assert!(unsigned <= EVERY, "round {round}: {unsigned} unsigned");
+                let _ = unsigned;
+            }
+
             // Every acknowledged entry is a whole line.
             let writer = format!("r{round}");
             let written: BTreeSet<u64> = bytes[kept.len()..whole_len]
@@ -282,15 +382,20 @@ mod audit {
             }
             assert!(written.len() >= acks.len());
 
-            // Reopening repairs the tail and keeps every whole line.
-            let sink = FileSink::open(&path, Durability::EveryEntry).expect("reopens");
+            // Reopening repairs the tail and keeps every whole line; a signing writer's
+            // close signs what the killed one left unsigned, the repair included.
+            let sink = open_sink(&path, Durability::EveryEntry);
             assert_eq!(sink.repairs().len(), usize::from(torn), "round {round}");
             drop(sink);
             let after = std::fs::read(&path).expect("reads");
             assert!(after.starts_with(&bytes[..whole_len]));
             let report = verify(&path).expect("reads");
             assert!(report.is_ok(), "round {round}: {report}");
-            assert_eq!(report.entries(), whole_lines + u64::from(torn));
+            assert!(report.entries() >= whole_lines + u64::from(torn));
+            if torn {
+                assert_eq!(report.repairs().len(), torn_rounds, "round {round}");
+            }
+            assert_eq!(check_signed(&path), 0, "round {round}");
             kept = after;
         }
         eprintln!("5 kills, {torn_rounds} of them tore a line");

@@ -33,14 +33,47 @@ impl EntryHash {
     }
 
     fn hex(&self) -> [u8; 64] {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 64];
-        for (i, b) in self.0.iter().enumerate() {
-            out[2 * i] = DIGITS[usize::from(b >> 4)];
-            out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
-        }
+        write_hex(&self.0, &mut out);
         out
     }
+}
+
+/// Writes `bytes` as lowercase hex into `out` (twice as long).
+fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
+/// `bytes` as lowercase hex.
+#[cfg(feature = "signing")]
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; bytes.len() * 2];
+    write_hex(bytes, &mut out);
+    out.into_iter().map(char::from).collect()
+}
+
+/// Decodes exactly `N` bytes from `2 * N` lowercase hex digits; `None` for anything else.
+pub(crate) fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(out)
 }
 
 impl fmt::Display for EntryHash {
@@ -61,27 +94,9 @@ impl FromStr for EntryHash {
 
     /// Parses 64 lowercase hex digits.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        fn digit(c: u8) -> Option<u8> {
-            match c {
-                b'0'..=b'9' => Some(c - b'0'),
-                b'a'..=b'f' => Some(c - b'a' + 10),
-                _ => None,
-            }
-        }
-        let bytes = text.as_bytes();
-        let bad = || AuditError::Parse(format!("`{text}` is not 64 lowercase hex digits"));
-        if bytes.len() != 64 {
-            return Err(bad());
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            let (hi, lo) = (
-                digit(pair[0]).ok_or_else(bad)?,
-                digit(pair[1]).ok_or_else(bad)?,
-            );
-            out[i] = (hi << 4) | lo;
-        }
-        Ok(EntryHash(out))
+        from_hex::<32>(text)
+            .map(EntryHash)
+            .ok_or_else(|| AuditError::Parse(format!("`{text}` is not 64 lowercase hex digits")))
     }
 }
 

@@ -54,7 +54,7 @@ impl fmt::Display for AuditResult {
 }
 
 /// An entry's `metadata`: string keys to JSON values, kept in insertion order (as
-/// `JSON.stringify` does in the seed). Setting a key again replaces its value in place.
+/// `JSON.stringify` does in Clay's security practice). Setting a key again replaces its value in place.
 ///
 /// ```
 /// use clay_config::audit::Metadata;
@@ -100,9 +100,9 @@ impl Metadata {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// The entries, mutably (values only: keys stay as they are).
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = (&str, &mut Value)> {
-        self.0.iter_mut().map(|(k, v)| (k.as_str(), v))
+    /// The entries, keys and values, for redaction (which keeps the keys unique).
+    pub(crate) fn entries_mut(&mut self) -> &mut Vec<(String, Value)> {
+        &mut self.0
     }
 
     /// Number of keys.
@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for Metadata {
 
 /// One audited action: when, what, who, on what, how it ended, and any details.
 ///
-/// Serialises exactly as the seed's entries (DESIGN.md, "Audit log"): camelCase keys in this
+/// Serialises exactly as the entries of Clay's security practice: camelCase keys in this
 /// order, the timestamp in RFC 3339 UTC with milliseconds, `metadata` left out when empty.
 /// [`build`](AuditEntryBuilder::build) redacts personal data and credentials (see
 /// [`Redactor`]), so no key or secret value reaches an entry.
@@ -243,7 +243,7 @@ impl AuditEntry {
         &self.metadata
     }
 
-    /// The entry's JSON, on one line, as DESIGN.md pins it.
+    /// The entry's JSON, on one line, in the pinned format.
     pub fn to_json(&self) -> String {
         // Serialising strings, a timestamp and `serde_json::Value`s cannot fail.
         serde_json::to_string(self).unwrap_or_default()
@@ -352,6 +352,13 @@ impl AuditEntryBuilder {
         let mut entry = self.entry;
         Redactor::builtin().redact_entry(&mut entry);
         entry
+    }
+
+    /// The entry as given: for the log's own entries (checkpoints), whose hex digests and
+    /// signatures must reach the file unchanged.
+    #[cfg(feature = "signing")]
+    pub(crate) fn build_unredacted(self) -> AuditEntry {
+        self.entry
     }
 }
 

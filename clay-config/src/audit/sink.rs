@@ -86,7 +86,7 @@ enum ConsoleTarget {
     Writer(Mutex<Box<dyn Write + Send>>),
 }
 
-/// Prints each entry as the seed does: `[AUDIT] ` and the JSON, on one line, written whole.
+/// Prints each entry as Clay's security practice does: `[AUDIT] ` and the JSON, on one line, written whole.
 ///
 /// ```
 /// use clay_config::audit::{AuditEntry, AuditSink, ConsoleSink};
@@ -100,7 +100,7 @@ pub struct ConsoleSink {
 }
 
 impl ConsoleSink {
-    /// To standard output, as the seed's `console.log`.
+    /// To standard output, as the practice's `console.log`.
     pub fn stdout() -> Self {
         ConsoleSink {
             target: ConsoleTarget::Stdout,
@@ -245,7 +245,7 @@ impl AuditSink for MemorySink {
     }
 }
 
-/// Sends each entry to several sinks (the seed logs to Clay analytics and to the console).
+/// Sends each entry to several sinks (Clay's security practice logs to Clay analytics and to the console).
 ///
 /// Every sink gets every entry, even when an earlier one fails; the first failure is
 /// returned.
