@@ -97,6 +97,7 @@ fn manifest_field(field: &crate::ast::Field<'_>) -> TokenStream {
         FieldKind::Setting => quote!(Setting),
     };
     let optional = field.optional;
+    let public = field.attrs.public.is_some();
     let scopes = field.attrs.scopes.iter().flat_map(|s| &s.lists).map(|list| {
         let environment = clay_policy::canonical_environment(&list.environment.text);
         let scopes = list.scopes.iter().map(|s| &s.text);
@@ -117,6 +118,7 @@ fn manifest_field(field: &crate::ast::Field<'_>) -> TokenStream {
             optional: #optional,
             scopes: &[#(#scopes),*],
             default: #default,
+            public: #public,
         }
     }
 }

@@ -51,11 +51,12 @@ fn to_json(
         let env = field.attrs.env.as_ref().map_or("", |e| e.text.as_str());
         let _ = write!(
             out,
-            "{{\"name\":{},\"env\":{},\"kind\":{},\"optional\":{},\"scopes\":{{",
+            "{{\"name\":{},\"env\":{},\"kind\":{},\"optional\":{},\"public\":{},\"scopes\":{{",
             quote(&field.ident.to_string()),
             quote(env),
             quote(field.kind.name()),
-            field.optional
+            field.optional,
+            field.attrs.public.is_some()
         );
         let lists = field.attrs.scopes.iter().flat_map(|s| &s.lists);
         for (j, list) in lists.enumerate() {
