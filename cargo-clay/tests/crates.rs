@@ -416,3 +416,75 @@ fn scopes_usage_places_each_struct_in_its_own_file_in_policy_order() {
         table.stdout
     );
 }
+
+#[test]
+fn check_gives_one_finding_per_bad_scope() {
+    // `read:*` is a wildcard and outside the table; `raed:tables` is outside the table and not
+    // a read. Two bad scopes, two findings: no excessive_scope on the wildcard, no
+    // redundant_scope blaming the good `read:tables`, no mixed_read_write from the typo.
+    let lib = r#"use clay_config::{ApiKey, ClayConfig};
+
+#[derive(ClayConfig)]
+pub struct Clay {
+    #[clay(env = "CLAY_READ_KEY", scopes(production = ["read:*", "read:tables", "raed:tables"]))]
+    pub reader: Option<ApiKey>,
+}
+"#;
+    let repo = fixture_crate("fixture_two_bad_scopes", lib);
+    repo.write(
+        "clay-policy.toml",
+        "[environments.production]\nallow = [\"read:tables\"]\n",
+    );
+    repo.commit_all("a policy");
+    let manifest = repo.path().join("Cargo.toml");
+    let manifest = manifest.to_str().expect("utf-8 path");
+    let run = in_crate(
+        &repo,
+        &["check", "--manifest-path", manifest, "--format", "json"],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    let findings = run.json()["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let line = line_of(lib, "raed:tables");
+    let column_of = |literal: &str| {
+        lib.lines()
+            .nth(line - 1)
+            .and_then(|l| l.find(literal))
+            .map(|c| c + 1)
+            .expect("the literal")
+    };
+    let got: Vec<(String, u64, u64)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+                f["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "wildcard_scope".to_owned(),
+                line as u64,
+                column_of("\"read:*\"") as u64
+            ),
+            (
+                "excessive_scope".to_owned(),
+                line as u64,
+                column_of("\"raed:tables\"") as u64
+            ),
+        ],
+        "{findings:#?}"
+    );
+    assert!(
+        findings[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("did you mean `read:tables`?")),
+        "{findings:#?}"
+    );
+}
