@@ -321,10 +321,7 @@ fn scopes_usage_places_each_struct_in_its_own_file_in_policy_order() {
     log.flush().expect("flush");
     let log_arg = log_path.to_str().expect("utf-8 path");
 
-    let run = in_crate(
-        &repo,
-        &["scopes", "--usage", log_arg, "--format", "json"],
-    );
+    let run = in_crate(&repo, &["scopes", "--usage", log_arg, "--format", "json"]);
     assert_eq!(run.status, 1, "{run:?}");
     let value = run.json();
     let main_line = line_of(MAIN_SVC, "struct Svc");
@@ -343,8 +340,16 @@ fn scopes_usage_places_each_struct_in_its_own_file_in_policy_order() {
     assert_eq!(
         places,
         [
-            ("src/bin/other.rs".to_owned(), other_line as u64, "bin other".to_owned()),
-            ("src/main.rs".to_owned(), main_line as u64, "bin fixture_bins".to_owned()),
+            (
+                "src/bin/other.rs".to_owned(),
+                other_line as u64,
+                "bin other".to_owned()
+            ),
+            (
+                "src/main.rs".to_owned(),
+                main_line as u64,
+                "bin fixture_bins".to_owned()
+            ),
         ],
         "{value:#}"
     );
@@ -367,7 +372,12 @@ fn scopes_usage_places_each_struct_in_its_own_file_in_policy_order() {
         got,
         [
             ("src/bin/other.rs".to_owned(), other_line as u64, true, true),
-            ("src/bin/other.rs".to_owned(), other_line as u64, false, true),
+            (
+                "src/bin/other.rs".to_owned(),
+                other_line as u64,
+                false,
+                true
+            ),
             ("src/main.rs".to_owned(), main_line as u64, true, true),
             ("src/main.rs".to_owned(), main_line as u64, false, true),
         ],

@@ -77,7 +77,11 @@ impl Location {
     /// A stable name part for the file and line (FNV-1a), so that equally named structs of one
     /// target do not share a file either.
     fn fingerprint(&self) -> u64 {
-        let text = format!("{}:{}", self.source.as_deref().unwrap_or(""), self.line.unwrap_or(0));
+        let text = format!(
+            "{}:{}",
+            self.source.as_deref().unwrap_or(""),
+            self.line.unwrap_or(0)
+        );
         text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
         })

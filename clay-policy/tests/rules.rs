@@ -402,7 +402,8 @@ fn excessive_scope_suggests_the_near_miss_in_the_allow_list() {
         let findings = check(&[prod_key(&[declared])], &without_catalog);
         let f = only(&findings, Rule::ExcessiveScope, scope_site(0, 0, 0));
         assert!(
-            f.message.ends_with(&format!("; did you mean `{suggestion}`?")),
+            f.message
+                .ends_with(&format!("; did you mean `{suggestion}`?")),
             "{declared}: {}",
             f.message
         );
@@ -1849,7 +1850,10 @@ fn public_on_a_key_or_secret_is_wrong_key_type_at_the_flag() {
             (Rule::WrongKeyType, Site::Public { field: 1 }),
         ]
     );
-    assert_contains(&findings[0].message, &["`secret` is a `Secret`", "remove `public`"]);
+    assert_contains(
+        &findings[0].message,
+        &["`secret` is a `Secret`", "remove `public`"],
+    );
     assert_contains(&findings[1].message, &["`reader` is an `ApiKey`"]);
 }
 
@@ -1864,7 +1868,10 @@ fn a_shared_secret_named_variable_is_reported_once() {
 
 #[test]
 fn secret_as_setting_has_a_name_and_a_summary() {
-    assert_eq!(Rule::from_name("secret_as_setting"), Some(Rule::SecretAsSetting));
+    assert_eq!(
+        Rule::from_name("secret_as_setting"),
+        Some(Rule::SecretAsSetting)
+    );
     assert_eq!(Rule::ALL.last(), Some(&Rule::SecretAsSetting));
     assert!(!Rule::SecretAsSetting.summary().is_empty());
 }
