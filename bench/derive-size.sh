@@ -97,7 +97,8 @@ fn main() {
   read -r ct cm < <(measure "$clay")
   read -r st sm < <(measure "$serde")
   ratio=$(awk -v ct="$ct" -v cm="$cm" -v st="$st" -v sm="$sm" 'BEGIN {
-    if (ct == "failed") { print "clay build failed"; exit }
+    if (ct == "failed") { print "ClayConfig build failed"; exit }
+    if (st == "failed") { print "serde build failed (rustc crashed or ran out of memory)"; exit }
     printf "%.2fx, %.2fx", ct / st, cm / sm }')
   printf '%-7s | %8s s %9s MiB | %8s s %9s MiB | %s\n' "$n" "$ct" "$cm" "$st" "$sm" "$ratio"
 done

@@ -36,6 +36,21 @@ pub(crate) fn expand(container: &Container<'_>, policy: &ResolvedPolicy) -> Toke
         };
         quote!(let #name = #call;)
     });
+    // One exit for all fields (a single `match` on a tuple of the reads), not one `?` per
+    // field inside the struct expression: each `?` is an early return with its own set of
+    // values to drop, which makes the compiler's work grow much faster than the field count.
+    let assemble = if field_names.is_empty() {
+        quote!(::core::option::Option::Some(Self {}))
+    } else {
+        quote! {
+            match (#(#field_names,)*) {
+                (#(::core::option::Option::Some(#field_names),)*) => {
+                    ::core::option::Option::Some(Self { #(#field_names,)* })
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+    };
     let visits = container
         .fields
         .iter()
@@ -66,9 +81,7 @@ pub(crate) fn expand(container: &Container<'_>, policy: &ResolvedPolicy) -> Toke
             ) -> ::core::option::Option<Self> {
                 // Every field is read before any is unwrapped, so one load reports every problem.
                 #(#reads)*
-                ::core::option::Option::Some(Self {
-                    #(#field_names: #field_names?,)*
-                })
+                #assemble
             }
 
             fn __visit_api_keys(
