@@ -1,5 +1,5 @@
 //! One test (or more) per rule that `clay_policy::check` implements, the errors of
-//! `Policy::from_toml`, and the bad inputs of issue 2 that reach clay-policy.
+//! `Policy::from_toml`, and the bad inputs that reach clay-policy.
 //!
 //! Each test asserts the rule, the exact `Site`, and the parts of the message a user relies on:
 //! the environment, what it allows, where that comes from, and the suggestion.
@@ -19,7 +19,7 @@ const TEST_KEY: &str = "sk_test_9fK2mQx7LpZr4TbW8nYc";
 /// A long random token without a known prefix.
 const RANDOM_TOKEN: &str = "q8Zr1vLx0PaW3mTn7YbKc2Ud";
 
-/// The example policy of DESIGN.md, with its catalog.
+/// The example policy of the documentation, with its catalog.
 const DESIGN_POLICY: &str = r#"# clay-policy.toml
 [environments.development]
 allow = ["read:*"]
@@ -110,7 +110,7 @@ fn prod_key(scopes: &[&str]) -> FieldDecl {
     opt_key("worker", "CLAY_WORKER_KEY", &[("production", scopes)])
 }
 
-/// The struct of DESIGN.md's "The derive (pinned syntax)", as declarations.
+/// The struct of the derive's documented example, as declarations.
 fn design_example() -> Vec<FieldDecl> {
     vec![
         key(
@@ -722,7 +722,7 @@ fn the_same_scope_in_two_environments_is_not_redundant() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// malformed_scope (issue 2, "Bad input")
+// malformed_scope (bad input)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
