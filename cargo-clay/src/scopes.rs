@@ -76,6 +76,45 @@ pub struct ManifestJson {
     /// The source file the struct is in, when known (for locations in reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The line of the struct in `source`, when known (the derive's export says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The compilation target that declares it, `lib` or `bin NAME`, when known (the derive's
+    /// export says): a struct of a module shared by two binaries is listed once per binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl ManifestJson {
+    /// The environments of the table's columns: the policy's, in the policy's order, then any
+    /// other that a field names.
+    pub fn environment_order(&self) -> Vec<String> {
+        let mut environments = self.environments.clone();
+        for field in &self.fields {
+            for environment in field.scopes.keys() {
+                if !environments.contains(environment) {
+                    environments.push(environment.clone());
+                }
+            }
+        }
+        environments
+    }
+
+    /// `src/main.rs:5, bin svc`: where the struct is and which target declares it, as far as
+    /// known.
+    pub fn location_label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(source) = &self.source {
+            parts.push(match self.line {
+                Some(line) => format!("{source}:{line}"),
+                None => source.clone(),
+            });
+        }
+        if let Some(target) = &self.target {
+            parts.push(target.clone());
+        }
+        parts.join(", ")
+    }
 }
 
 /// The policy of a manifest.
@@ -219,13 +258,35 @@ fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
             String::from_utf8_lossy(&output.stderr).trim_end()
         )));
     }
-    manifests.sort_by(|a, b| (&a.krate, &a.type_name).cmp(&(&b.krate, &b.type_name)));
     let base = util::git_toplevel(&crate_dir).unwrap_or_else(|| crate_dir.clone());
+    let base = std::fs::canonicalize(&base).unwrap_or(base);
     for manifest in &mut manifests {
-        if let Some(first) = manifest.fields.first() {
-            manifest.source = locate(&crate_dir, &first.env).map(|p| util::relative_to(&p, &base));
-        }
+        // The derive names the struct's own file; searching for the variable is the fallback
+        // (a name can appear in several files).
+        let exported = manifest
+            .source
+            .take()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p));
+        let found = exported.or_else(|| {
+            manifest.line = None;
+            manifest
+                .fields
+                .first()
+                .and_then(|first| locate(&crate_dir, &first.env))
+        });
+        manifest.source = found.map(|p| util::relative_to(&p, &base));
     }
+    manifests.sort_by(|a, b| {
+        (&a.krate, &a.source, a.line, &a.type_name, &a.target).cmp(&(
+            &b.krate,
+            &b.source,
+            b.line,
+            &b.type_name,
+            &b.target,
+        ))
+    });
     Ok(manifests)
 }
 
@@ -687,14 +748,20 @@ pub fn unused(manifests: &[ManifestJson], log: &Path) -> Result<Vec<Finding>, Er
     let usage = clay_config::audit::scope_usage(log).map_err(|e| Error::Io(e.to_string()))?;
     let seen_environments: BTreeSet<&str> = usage.keys().map(|k| k.environment()).collect();
     let mut findings = Vec::new();
+    // Several structs (or one struct in several binaries): each finding says which.
+    let labelled = manifests.len() > 1;
     for manifest in manifests {
+        let label = manifest.location_label();
         for field in manifest.fields.iter().filter(|f| f.kind == "ApiKey") {
-            for (environment, declared) in &field.scopes {
+            for environment in manifest.environment_order() {
+                let Some(declared) = field.scopes.get(&environment) else {
+                    continue;
+                };
                 if !seen_environments.contains(environment.as_str()) {
                     continue;
                 }
                 let used: Vec<Scope> = usage
-                    .get(&field.env, environment)
+                    .get(&field.env, &environment)
                     .map(|k| {
                         k.used()
                             .keys()
@@ -717,18 +784,23 @@ pub fn unused(manifests: &[ManifestJson], log: &Path) -> Result<Vec<Finding>, Er
                     UNUSED_SCOPE,
                     Level::Warning,
                     format!(
-                        "`{}.{}` (`{}`) declares {} in {environment}, which the audit log never \
+                        "`{}.{}` (`{}`{}) declares {} in {environment}, which the audit log never \
                          saw used: remove {} from the declaration (least privilege)",
                         manifest.type_name,
                         field.name,
                         field.env,
+                        if labelled && !label.is_empty() {
+                            format!(", {label}")
+                        } else {
+                            String::new()
+                        },
                         never.join(", "),
                         if never.len() == 1 { "it" } else { "them" },
                     ),
                 );
                 if let Some(source) = &manifest.source {
                     finding.file = Some(source.clone());
-                    finding.line = Some(1);
+                    finding.line = Some(manifest.line.unwrap_or(1));
                 }
                 findings.push(finding);
             }
@@ -743,24 +815,23 @@ fn table(manifests: &[ManifestJson]) -> String {
         out.push_str("no `#[derive(ClayConfig)]` struct found\n");
     }
     for manifest in manifests {
+        let label = manifest.location_label();
         let _ = writeln!(
             out,
-            "{} (policy: {})",
+            "{}{} (policy: {})",
             manifest.type_name,
+            if label.is_empty() {
+                String::new()
+            } else {
+                format!(" [{label}]")
+            },
             if manifest.policy.name.is_empty() {
                 "?"
             } else {
                 &manifest.policy.name
             }
         );
-        let mut environments = manifest.environments.clone();
-        for field in &manifest.fields {
-            for environment in field.scopes.keys() {
-                if !environments.contains(environment) {
-                    environments.push(environment.clone());
-                }
-            }
-        }
+        let environments = manifest.environment_order();
         let mut rows = vec![
             std::iter::once("key".to_owned())
                 .chain(std::iter::once("variable".to_owned()))

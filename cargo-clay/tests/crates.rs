@@ -249,3 +249,252 @@ fn scopes_of_a_binary_crate() {
     assert_eq!(run.status, 2, "{run:?}");
     assert!(run.stderr.contains("--manifest-json"), "{}", run.stderr);
 }
+
+/// `main.rs` of a crate with two binaries, both declaring a `Svc` that reads `SVC_KEY`.
+const MAIN_SVC: &str = r#"use clay_config::{ApiKey, ClayConfig};
+
+#[derive(ClayConfig)]
+#[allow(dead_code)]
+struct Svc {
+    #[clay(env = "SVC_KEY", scopes(development = ["read:*"], staging = ["read:tables", "read:rows"], production = ["read:tables", "read:rows"]))]
+    key: ApiKey,
+}
+
+fn main() {}
+"#;
+
+/// `src/bin/other.rs`: the same struct name and variable, other scopes, another line.
+const OTHER_SVC: &str = r#"//! Another binary.
+
+use clay_config::{ApiKey, ClayConfig};
+
+/// Its own config.
+#[derive(ClayConfig)]
+#[allow(dead_code)]
+struct Svc {
+    #[clay(env = "SVC_KEY", scopes(staging = ["read:tables", "read:people"], production = ["read:tables", "read:people"]))]
+    key: Option<ApiKey>,
+}
+
+fn main() {}
+"#;
+
+/// The 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .expect("the needle is in the text")
+}
+
+#[test]
+fn scopes_usage_places_each_struct_in_its_own_file_in_policy_order() {
+    use clay_config::ApiKey;
+    use clay_config::audit::{AuditLog, Durability, FileSink};
+    use clay_config::policy::ScopeSet;
+    use std::sync::Arc;
+
+    let repo = fixture_crate("fixture_bins", "");
+    repo.remove("src/lib.rs");
+    repo.write("src/main.rs", MAIN_SVC);
+    repo.write("src/bin/other.rs", OTHER_SVC);
+    repo.commit_all("two binaries");
+
+    // The service ran in staging and production and only ever read tables.
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log_path = log_dir.path().join("audit.log");
+    let log = AuditLog::builder()
+        .sink(Arc::new(
+            FileSink::open(&log_path, Durability::None).expect("open"),
+        ))
+        .build();
+    for environment in ["staging", "production"] {
+        let mut key = ApiKey::new(
+            "SVC_KEY",
+            test_key(),
+            environment,
+            ScopeSet::parse(["read:tables"]).expect("scopes"),
+        );
+        log.attach_key(&mut key);
+        key.require("read:tables").expect("granted");
+    }
+    log.flush().expect("flush");
+    let log_arg = log_path.to_str().expect("utf-8 path");
+
+    let run = in_crate(&repo, &["scopes", "--usage", log_arg, "--format", "json"]);
+    assert_eq!(run.status, 1, "{run:?}");
+    let value = run.json();
+    let main_line = line_of(MAIN_SVC, "struct Svc");
+    let other_line = line_of(OTHER_SVC, "struct Svc");
+    let manifests = value["manifests"].as_array().cloned().unwrap_or_default();
+    let places: Vec<(String, u64, String)> = manifests
+        .iter()
+        .map(|m| {
+            (
+                m["source"].as_str().unwrap_or_default().to_owned(),
+                m["line"].as_u64().unwrap_or_default(),
+                m["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (
+                "src/bin/other.rs".to_owned(),
+                other_line as u64,
+                "bin other".to_owned()
+            ),
+            (
+                "src/main.rs".to_owned(),
+                main_line as u64,
+                "bin fixture_bins".to_owned()
+            ),
+        ],
+        "{value:#}"
+    );
+
+    // Each unused scope at its own struct, environments in the policy's order.
+    let findings = value["findings"].as_array().cloned().unwrap_or_default();
+    let got: Vec<(String, u64, bool, bool)> = findings
+        .iter()
+        .map(|f| {
+            let message = f["message"].as_str().unwrap_or_default();
+            (
+                f["file"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+                message.contains(" in staging,"),
+                message.contains("bin other") || message.contains("bin fixture_bins"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("src/bin/other.rs".to_owned(), other_line as u64, true, true),
+            (
+                "src/bin/other.rs".to_owned(),
+                other_line as u64,
+                false,
+                true
+            ),
+            ("src/main.rs".to_owned(), main_line as u64, true, true),
+            ("src/main.rs".to_owned(), main_line as u64, false, true),
+        ],
+        "{findings:#?}"
+    );
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read:people") && m.contains("bin other")),
+        "{findings:#?}"
+    );
+    assert!(
+        findings[2]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read:rows") && m.contains("bin fixture_bins")),
+        "{findings:#?}"
+    );
+
+    // The table: one label per struct, columns in the policy's order.
+    let table = in_crate(&repo, &["scopes"]);
+    assert_eq!(table.status, 0, "{table:?}");
+    assert!(
+        table
+            .stdout
+            .contains(&format!("Svc [src/main.rs:{main_line}, bin fixture_bins]")),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains(&format!("Svc [src/bin/other.rs:{other_line}, bin other]")),
+        "{}",
+        table.stdout
+    );
+    let header = table
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("key "))
+        .unwrap_or_default();
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        columns,
+        ["key", "variable", "development", "staging", "production"],
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn check_gives_one_finding_per_bad_scope() {
+    // `read:*` is a wildcard and outside the table; `raed:tables` is outside the table and not
+    // a read. Two bad scopes, two findings: no excessive_scope on the wildcard, no
+    // redundant_scope blaming the good `read:tables`, no mixed_read_write from the typo.
+    let lib = r#"use clay_config::{ApiKey, ClayConfig};
+
+#[derive(ClayConfig)]
+pub struct Clay {
+    #[clay(env = "CLAY_READ_KEY", scopes(production = ["read:*", "read:tables", "raed:tables"]))]
+    pub reader: Option<ApiKey>,
+}
+"#;
+    let repo = fixture_crate("fixture_two_bad_scopes", lib);
+    repo.write(
+        "clay-policy.toml",
+        "[environments.production]\nallow = [\"read:tables\"]\n",
+    );
+    repo.commit_all("a policy");
+    let manifest = repo.path().join("Cargo.toml");
+    let manifest = manifest.to_str().expect("utf-8 path");
+    let run = in_crate(
+        &repo,
+        &["check", "--manifest-path", manifest, "--format", "json"],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    let findings = run.json()["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let line = line_of(lib, "raed:tables");
+    let column_of = |literal: &str| {
+        lib.lines()
+            .nth(line - 1)
+            .and_then(|l| l.find(literal))
+            .map(|c| c + 1)
+            .expect("the literal")
+    };
+    let got: Vec<(String, u64, u64)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+                f["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "wildcard_scope".to_owned(),
+                line as u64,
+                column_of("\"read:*\"") as u64
+            ),
+            (
+                "excessive_scope".to_owned(),
+                line as u64,
+                column_of("\"raed:tables\"") as u64
+            ),
+        ],
+        "{findings:#?}"
+    );
+    assert!(
+        findings[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("did you mean `read:tables`?")),
+        "{findings:#?}"
+    );
+}

@@ -39,10 +39,14 @@ pub(crate) struct FieldAttrs {
     pub(crate) env: Option<Spanned>,
     pub(crate) default: Option<Spanned>,
     pub(crate) scopes: Option<ScopesAttr>,
+    /// The `public` flag, by its span: a setting named like a secret whose value is public.
+    pub(crate) public: Option<Span>,
     /// `env = …` was given but unusable (already reported): no `missing_env` on top.
     pub(crate) env_broken: bool,
     /// `scopes…` was given but unusable (already reported): no `missing_scopes` on top.
     pub(crate) scopes_broken: bool,
+    /// `public` was given with a value (already reported): no `secret_as_setting` on top.
+    pub(crate) public_broken: bool,
 }
 
 /// `scopes(development = ["read:*"], production = ["read:tables"])`.
@@ -60,7 +64,7 @@ pub(crate) struct EnvList {
 }
 
 const CONTAINER_KEYS: &[&str] = &["policy"];
-const FIELD_KEYS: &[&str] = &["env", "scopes", "default"];
+const FIELD_KEYS: &[&str] = &["env", "scopes", "default", "public"];
 
 /// Parses the struct's `#[clay(...)]` attributes.
 pub(crate) fn container_attrs(ctxt: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
@@ -119,6 +123,10 @@ pub(crate) fn field_attrs(ctxt: &Ctxt, field_name: &str, attrs: &[Attribute]) ->
                 parsed.scopes_broken |= lists.is_none();
                 let value = lists.map(|lists| ScopesAttr { keyword, lists });
                 set_once(ctxt, &mut parsed.scopes, value, &meta, "scopes", &owner);
+            } else if meta.path.is_ident("public") {
+                let value = flag_value(ctxt, &meta, "public")?;
+                parsed.public_broken |= value.is_none();
+                set_once(ctxt, &mut parsed.public, value, &meta, "public", &owner);
             } else {
                 unknown_key(
                     ctxt,
@@ -266,6 +274,25 @@ fn string_value(
             format_args!("`{key}` takes a string literal: `{key} = \"…\"`"),
         );
     }
+    Ok(None)
+}
+
+/// A bare flag such as `public`; `public = …` or `public(…)` is reported and skipped.
+fn flag_value(ctxt: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<Span>> {
+    let span = meta
+        .path
+        .segments
+        .first()
+        .map_or_else(Span::call_site, |s| s.ident.span());
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        return Ok(Some(span));
+    }
+    ctxt.error_spanned_by(
+        &meta.path,
+        Rule::UnknownAttribute,
+        format_args!("`{key}` is a flag and takes no value: write `{key}` alone"),
+    );
+    skip_value(meta.input)?;
     Ok(None)
 }
 

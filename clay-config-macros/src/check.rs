@@ -39,6 +39,7 @@ pub(crate) fn declarations(container: &Container<'_>) -> Vec<FieldDecl> {
                     .collect()
             }),
             default: field.attrs.default.as_ref().map(|d| d.text.clone()),
+            public: field.attrs.public.is_some(),
         })
         .collect()
 }
@@ -75,7 +76,8 @@ fn is_consequence(container: &Container<'_>, finding: &clay_policy::Finding) -> 
         | Site::Default { field }
         | Site::ScopesAttr { field }
         | Site::Environment { field, .. }
-        | Site::Scope { field, .. } => container.fields.get(field),
+        | Site::Scope { field, .. }
+        | Site::Public { field } => container.fields.get(field),
     };
     let Some(field) = field_of(finding.site) else {
         return false;
@@ -89,7 +91,11 @@ fn is_consequence(container: &Container<'_>, finding: &clay_policy::Finding) -> 
             .as_ref()
             .and_then(|s| s.lists.get(environment))
             .is_some_and(|list| list.broken),
+        (Rule::WrongKeyType, Site::Public { .. }) => false,
         (Rule::WrongKeyType, _) => field.type_broken || field.attrs.scopes_broken,
+        // A type that could not be classified is already reported at the type, and an unusable
+        // `public` at the flag: neither is a setting to re-type.
+        (Rule::SecretAsSetting, _) => field.type_broken || field.attrs.public_broken,
         _ => false,
     }
 }
@@ -119,6 +125,7 @@ fn site_span(container: &Container<'_>, site: Site) -> Span {
             environment: e,
             scope: s,
         } => list(f, e).and_then(|l| l.scopes.get(s)).map(|s| s.span),
+        Site::Public { field: f } => field(f).and_then(|f| f.attrs.public),
     };
     span.unwrap_or_else(|| container.ident.span())
 }

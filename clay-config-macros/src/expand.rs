@@ -36,6 +36,21 @@ pub(crate) fn expand(container: &Container<'_>, policy: &ResolvedPolicy) -> Toke
         };
         quote!(let #name = #call;)
     });
+    // One exit for all fields (a single `match` on a tuple of the reads), not one `?` per
+    // field inside the struct expression: each `?` is an early return with its own set of
+    // values to drop, which makes the compiler's work grow much faster than the field count.
+    let assemble = if field_names.is_empty() {
+        quote!(::core::option::Option::Some(Self {}))
+    } else {
+        quote! {
+            match (#(#field_names,)*) {
+                (#(::core::option::Option::Some(#field_names),)*) => {
+                    ::core::option::Option::Some(Self { #(#field_names,)* })
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+    };
     let visits = container
         .fields
         .iter()
@@ -66,9 +81,7 @@ pub(crate) fn expand(container: &Container<'_>, policy: &ResolvedPolicy) -> Toke
             ) -> ::core::option::Option<Self> {
                 // Every field is read before any is unwrapped, so one load reports every problem.
                 #(#reads)*
-                ::core::option::Option::Some(Self {
-                    #(#field_names: #field_names?,)*
-                })
+                #assemble
             }
 
             fn __visit_api_keys(
@@ -97,6 +110,7 @@ fn manifest_field(field: &crate::ast::Field<'_>) -> TokenStream {
         FieldKind::Setting => quote!(Setting),
     };
     let optional = field.optional;
+    let public = field.attrs.public.is_some();
     let scopes = field.attrs.scopes.iter().flat_map(|s| &s.lists).map(|list| {
         let environment = clay_policy::canonical_environment(&list.environment.text);
         let scopes = list.scopes.iter().map(|s| &s.text);
@@ -117,6 +131,7 @@ fn manifest_field(field: &crate::ast::Field<'_>) -> TokenStream {
             optional: #optional,
             scopes: &[#(#scopes),*],
             default: #default,
+            public: #public,
         }
     }
 }

@@ -23,6 +23,12 @@ use syn::{DeriveInput, parse_macro_input};
 use crate::policy::PolicyOutcome;
 
 /// Derives `clay_config::ClayConfig`. See the `clay-config` crate for the attribute syntax.
+///
+/// A setting (any field that is not `ApiKey`, `Secret` or `WebhookSecret`) whose variable name
+/// ends in `_KEY`, `_SECRET`, `_TOKEN`, `_PASSWORD`, `_PASSWD`, `_PWD`, `_CREDENTIALS` or
+/// `_PRIVATE_KEY` fails the build with `[secret_as_setting]`: declare it `Secret` or
+/// `WebhookSecret`, or mark it `#[clay(env = "...", public)]` when its value really is public
+/// (a public key, a key id). `public` is a bare flag and applies to settings only.
 #[proc_macro_derive(ClayConfig, attributes(clay))]
 pub fn derive_clay_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -61,12 +67,14 @@ mod tests {
         "scopes",
         "default",
         "policy",
+        "public",
         "scope",
         "=",
         "=",
         ",",
         ",",
         "\"CLAY_KEY\"",
+        "\"CLAY_API_TOKEN\"",
         "\"clay-key\"",
         "\"read:*\"",
         "\"write:rows\"",

@@ -32,6 +32,8 @@ pub struct FieldManifest {
     pub scopes: &'static [EnvironmentScopes],
     /// The attribute's `default`, for settings.
     pub default: Option<&'static str>,
+    /// `#[clay(public)]`: a setting named like a secret whose value is public.
+    pub public: bool,
 }
 
 /// The scopes of one key in one environment.
@@ -151,6 +153,7 @@ impl Manifest {
                         .collect()
                 }),
                 default: f.default.map(str::to_owned),
+                public: f.public,
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use crate::policy::{Catalog, EnvironmentPolicy, Policy};
 use crate::scope::Scope;
 use crate::suggest::did_you_mean;
 
-/// A rule of the table in DESIGN.md; [`Rule::name`] is the name printed in brackets.
+/// A rule of the derive's rule table; [`Rule::name`] is the name printed in brackets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Rule {
@@ -44,11 +44,14 @@ pub enum Rule {
     UnknownAttribute,
     /// An attribute key (or an environment in `scopes`) given twice.
     DuplicateAttribute,
+    /// A setting whose variable is named like a secret (`…_KEY`, `…_TOKEN`, …) and is not
+    /// marked `public`.
+    SecretAsSetting,
 }
 
 impl Rule {
-    /// Every rule, in the order of DESIGN.md's table.
-    pub const ALL: [Rule; 16] = [
+    /// Every rule, in the order of the rule table (rules added later at the end).
+    pub const ALL: [Rule; 17] = [
         Rule::ExcessiveScope,
         Rule::WildcardScope,
         Rule::MixedReadWrite,
@@ -65,6 +68,7 @@ impl Rule {
         Rule::PolicyFile,
         Rule::UnknownAttribute,
         Rule::DuplicateAttribute,
+        Rule::SecretAsSetting,
     ];
 
     /// The pinned name, e.g. `excessive_scope`.
@@ -86,6 +90,7 @@ impl Rule {
             Rule::PolicyFile => "policy_file",
             Rule::UnknownAttribute => "unknown_attribute",
             Rule::DuplicateAttribute => "duplicate_attribute",
+            Rule::SecretAsSetting => "secret_as_setting",
         }
     }
 
@@ -119,6 +124,9 @@ impl Rule {
             Rule::PolicyFile => "The policy file is missing or invalid.",
             Rule::UnknownAttribute => "An attribute key that does not exist.",
             Rule::DuplicateAttribute => "An attribute key given twice.",
+            Rule::SecretAsSetting => {
+                "A secret-named variable loaded as a plain setting, whose value `Debug` would print."
+            }
         }
     }
 }
@@ -193,6 +201,9 @@ pub struct FieldDecl {
     pub scopes: Option<Vec<EnvScopes>>,
     /// `default = "…"`, when given.
     pub default: Option<String>,
+    /// The `public` flag: a setting whose variable is named like a secret but whose value is
+    /// public (a public key, a key id).
+    pub public: bool,
 }
 
 /// The exact declaration a finding is about, so the derive can put the error on that token.
@@ -239,6 +250,11 @@ pub enum Site {
         /// Index into [`EnvScopes::scopes`].
         scope: usize,
     },
+    /// The `public` flag.
+    Public {
+        /// Index into the declarations.
+        field: usize,
+    },
 }
 
 /// One violation: its rule, the declaration it is about, and a message that never contains a
@@ -262,6 +278,34 @@ impl fmt::Display for Finding {
 
 /// Variables the loader reads itself; a field may not claim them.
 pub const RESERVED_ENV_VARS: [&str; 3] = ["CLAY_ENV", "CLAY_CONFIG", "CLAY_POLICY"];
+
+/// The endings of a variable name that says its value is a secret: a setting read from such a
+/// variable is [`Rule::SecretAsSetting`] unless marked `public`.
+pub const SECRET_VAR_SUFFIXES: [&str; 8] = [
+    "_KEY",
+    "_SECRET",
+    "_TOKEN",
+    "_PASSWORD",
+    "_PASSWD",
+    "_PWD",
+    "_CREDENTIALS",
+    "_PRIVATE_KEY",
+];
+
+/// True when a variable's name says its value is a secret (it ends in one of
+/// [`SECRET_VAR_SUFFIXES`]).
+///
+/// ```
+/// assert!(clay_policy::is_secret_var_name("STRIPE_API_KEY"));
+/// assert!(clay_policy::is_secret_var_name("DB_PASSWORD"));
+/// assert!(!clay_policy::is_secret_var_name("CLAY_BASE_URL"));
+/// assert!(!clay_policy::is_secret_var_name("KEYBOARD_LAYOUT"));
+/// ```
+pub fn is_secret_var_name(name: &str) -> bool {
+    SECRET_VAR_SUFFIXES
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
 
 /// True for `[A-Z_][A-Z0-9_]*`.
 pub fn is_valid_env_var_name(name: &str) -> bool {
@@ -287,6 +331,7 @@ pub fn is_valid_env_var_name(name: &str) -> bool {
 ///         scopes: vec!["write:*".into()],
 ///     }]),
 ///     default: None,
+///     public: false,
 /// };
 /// let findings = check(&[reader], Policy::builtin());
 /// assert_eq!(findings[0].rule, Rule::ExcessiveScope);
@@ -300,6 +345,7 @@ pub fn check(fields: &[FieldDecl], policy: &Policy) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (index, field) in fields.iter().enumerate() {
         check_env_var(index, field, &fields[..index], policy, &mut findings);
+        check_public(index, field, &mut findings);
         check_default(index, field, policy, &mut findings);
         check_scopes(index, field, policy, &mut findings);
     }
@@ -367,6 +413,37 @@ fn check_env_var(
             message: format!(
                 "`{}` and `{}` both read `{var}`: give each field its own variable (separate service accounts)",
                 other.name, field.name
+            ),
+        });
+        return;
+    }
+    if field.kind == FieldKind::Setting && !field.public && is_secret_var_name(var) {
+        findings.push(Finding {
+            rule: Rule::SecretAsSetting,
+            site,
+            message: format!(
+                "`{}` reads `{var}`, named like a secret, as a plain setting whose value `Debug` prints: \
+                 declare it `Secret` (or `WebhookSecret` for a webhook signing secret), or mark it \
+                 `#[clay(env = \"{var}\", public)]` when the value really is public (a public key, a key id)",
+                field.name
+            ),
+        });
+    }
+}
+
+/// `public` applies to settings only: a key or secret is never shown, so there is nothing to
+/// make public.
+fn check_public(index: usize, field: &FieldDecl, findings: &mut Vec<Finding>) {
+    if field.public && field.kind.is_secret() {
+        findings.push(Finding {
+            rule: Rule::WrongKeyType,
+            site: Site::Public { field: index },
+            message: format!(
+                "`public` marks a setting whose variable is named like a secret but whose value is public; \
+                 `{}` is {}, whose value is never shown: remove `public`, or make the field a setting \
+                 (e.g. `String`) if the value really is public",
+                field.name,
+                field.kind.with_article()
             ),
         });
     }
@@ -576,54 +653,25 @@ fn check_scope_list(
         }
     }
 
+    // One finding per token, by the most specific rule: malformed (above), then unknown name,
+    // then wildcard, then excessive. A scope reported here takes no part in the list-level
+    // rules below, so `raed:tables` is one mistake, not also a "write" beside `read:tables`.
+    let mut sound: Vec<(usize, &Scope)> = Vec::new();
     for (scope_index, scope) in &parsed {
-        if let Some(catalog) = policy.catalog() {
-            let problems = catalog_problems(scope, catalog);
-            let unknown = !problems.is_empty();
-            for problem in problems {
-                findings.push(Finding {
-                    rule: Rule::UnknownScopeName,
-                    site: site(*scope_index),
-                    message: problem,
-                });
-            }
-            // A misspelt name is one mistake: the table cannot allow what it does not know.
-            if unknown {
-                continue;
-            }
-        }
-        let Some(environment) = environment else {
-            continue;
-        };
-        if scope.is_wildcard() && !environment.wildcards() {
-            findings.push(Finding {
-                rule: Rule::WildcardScope,
+        match scope_problem(scope, environment, policy) {
+            Some((rule, message)) => findings.push(Finding {
+                rule,
                 site: site(*scope_index),
-                message: format!(
-                    "wildcard scope `{scope}` is not allowed in `{}` ({}): name the exact {} the key needs",
-                    environment.name(),
-                    origin_phrase(environment, policy),
-                    if scope.action() == "*" { "action and resource" } else { "resource" }
-                ),
-            });
-        }
-        if !environment.allow().allows(scope) {
-            findings.push(Finding {
-                rule: Rule::ExcessiveScope,
-                site: site(*scope_index),
-                message: format!(
-                    "scope `{scope}` exceeds the least-privilege table for `{}` (allows: {}; {})",
-                    environment.name(),
-                    environment.allow(),
-                    origin_phrase(environment, policy)
-                ),
-            });
+                message,
+            }),
+            None => sound.push((*scope_index, scope)),
         }
     }
 
-    // Redundancy: listed twice, or covered by another scope of the same list.
-    for (position, (scope_index, scope)) in parsed.iter().enumerate() {
-        let covering = parsed
+    // Redundancy: listed twice, or covered by another sound scope of the same list.
+    let mut redundant: Vec<usize> = Vec::new();
+    for (position, (scope_index, scope)) in sound.iter().enumerate() {
+        let covering = sound
             .iter()
             .enumerate()
             .find(|(other_position, (_, other))| {
@@ -648,6 +696,7 @@ fn check_scope_list(
                 site: site(*scope_index),
                 message,
             });
+            redundant.push(*scope_index);
         }
     }
 
@@ -656,12 +705,17 @@ fn check_scope_list(
         let reads = |s: &Scope| matches!(s.action(), "read" | "*");
         let writes = |s: &Scope| s.action() != "read";
         let (mut has_read, mut has_write) = (false, false);
-        // The error goes on the first scope that makes the list mixed.
-        let culprit = parsed.iter().find(|(_, s)| {
-            has_read |= reads(s);
-            has_write |= writes(s);
-            has_read && has_write
-        });
+        // The error goes on the first scope that makes the list mixed, never on a token that
+        // already carries a finding (a redundant scope is covered by a sound one of the same
+        // action, so leaving it out changes nothing but where the error goes).
+        let culprit = sound
+            .iter()
+            .filter(|(scope_index, _)| !redundant.contains(scope_index))
+            .find(|(_, s)| {
+                has_read |= reads(s);
+                has_write |= writes(s);
+                has_read && has_write
+            });
         if let Some((culprit_index, _)) = culprit {
             findings.push(Finding {
                 rule: Rule::MixedReadWrite,
@@ -718,6 +772,70 @@ fn check_key_type(
             ),
         });
     }
+}
+
+/// The one finding a well-formed scope gets on its own, by precedence: `unknown_scope_name`
+/// (the table cannot allow what it does not know), then `wildcard_scope`, then
+/// `excessive_scope`. `None` for a sound scope. Without a known environment only the catalog is
+/// judged.
+fn scope_problem(
+    scope: &Scope,
+    environment: Option<&EnvironmentPolicy>,
+    policy: &Policy,
+) -> Option<(Rule, String)> {
+    if let Some(catalog) = policy.catalog() {
+        let problems = catalog_problems(scope, catalog);
+        if !problems.is_empty() {
+            // An unknown action and an unknown resource are one finding on one token.
+            return Some((Rule::UnknownScopeName, problems.join("; ")));
+        }
+    }
+    let environment = environment?;
+    if scope.is_wildcard() && !environment.wildcards() {
+        return Some((
+            Rule::WildcardScope,
+            format!(
+                "wildcard scope `{scope}` is not allowed in `{}` ({}): name the exact {} the key needs",
+                environment.name(),
+                origin_phrase(environment, policy),
+                if scope.action() == "*" {
+                    "action and resource"
+                } else {
+                    "resource"
+                }
+            ),
+        ));
+    }
+    if !environment.allow().allows(scope) {
+        return Some((
+            Rule::ExcessiveScope,
+            format!(
+                "scope `{scope}` exceeds the least-privilege table for `{}` (allows: {}; {}){}",
+                environment.name(),
+                environment.allow(),
+                origin_phrase(environment, policy),
+                nearest_allowed(scope, environment)
+            ),
+        ));
+    }
+    None
+}
+
+/// ``"; did you mean `read:tables`?"`` when a scope of the environment's `allow` list is a likely
+/// typo-fix of `scope`: its action and its resource are each equal or close (so `read:rows` is
+/// not "corrected" to `read:tables` merely for sharing `read:`). Wildcards are offered only
+/// where the environment accepts them.
+fn nearest_allowed(scope: &Scope, environment: &EnvironmentPolicy) -> String {
+    let close = |a: &str, b: &str| a == b || !did_you_mean(a, std::iter::once(b)).is_empty();
+    let candidates = environment
+        .allow()
+        .iter()
+        .filter(|allowed| environment.wildcards() || !allowed.is_wildcard())
+        .filter(|allowed| {
+            close(scope.action(), allowed.action()) && close(scope.resource(), allowed.resource())
+        })
+        .map(Scope::as_str);
+    did_you_mean(scope.as_str(), candidates)
 }
 
 /// Catalog problems of one scope ("unknown action `raed`; did you mean `read`?"), used for

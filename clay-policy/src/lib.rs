@@ -27,8 +27,8 @@ mod suggest;
 pub use suggest::did_you_mean;
 
 pub use check::{
-    EnvScopes, FieldDecl, FieldKind, Finding, RESERVED_ENV_VARS, Rule, Site, check,
-    is_valid_env_var_name,
+    EnvScopes, FieldDecl, FieldKind, Finding, RESERVED_ENV_VARS, Rule, SECRET_VAR_SUFFIXES, Site,
+    check, is_secret_var_name, is_valid_env_var_name,
 };
 pub use credential::{
     KeyDefinition, KeyKind, KeyMatch, KeyPlacement, MIN_KEY_BODY_LEN, WEBHOOK_SECRET_PREFIX,

@@ -1,5 +1,5 @@
 //! One test (or more) per rule that `clay_policy::check` implements, the errors of
-//! `Policy::from_toml`, and the bad inputs of issue 2 that reach clay-policy.
+//! `Policy::from_toml`, and the bad inputs that reach clay-policy.
 //!
 //! Each test asserts the rule, the exact `Site`, and the parts of the message a user relies on:
 //! the environment, what it allows, where that comes from, and the suggestion.
@@ -19,7 +19,7 @@ const TEST_KEY: &str = "sk_test_9fK2mQx7LpZr4TbW8nYc";
 /// A long random token without a known prefix.
 const RANDOM_TOKEN: &str = "q8Zr1vLx0PaW3mTn7YbKc2Ud";
 
-/// The example policy of DESIGN.md, with its catalog.
+/// The example policy of the documentation, with its catalog.
 const DESIGN_POLICY: &str = r#"# clay-policy.toml
 [environments.development]
 allow = ["read:*"]
@@ -66,6 +66,7 @@ fn key(name: &str, var: &str, scopes: &[(&str, &[&str])]) -> FieldDecl {
         env: Some(var.to_owned()),
         scopes: Some(lists(scopes)),
         default: None,
+        public: false,
     }
 }
 
@@ -86,6 +87,7 @@ fn plain(name: &str, kind: FieldKind, var: &str) -> FieldDecl {
         env: Some(var.to_owned()),
         scopes: None,
         default: None,
+        public: false,
     }
 }
 
@@ -108,7 +110,7 @@ fn prod_key(scopes: &[&str]) -> FieldDecl {
     opt_key("worker", "CLAY_WORKER_KEY", &[("production", scopes)])
 }
 
-/// The struct of DESIGN.md's "The derive (pinned syntax)", as declarations.
+/// The struct of the derive's documented example, as declarations.
 fn design_example() -> Vec<FieldDecl> {
     vec![
         key(
@@ -387,6 +389,52 @@ fn excessive_scope_in_a_builtin_row_of_a_policy_file_says_so() {
 }
 
 #[test]
+fn excessive_scope_suggests_the_near_miss_in_the_allow_list() {
+    let p = policy(DESIGN_POLICY);
+    for (declared, suggestion) in [
+        ("read:tabels", "read:tables"),
+        ("wirte:rows", "write:rows"),
+        ("read:table", "read:tables"),
+    ] {
+        // Without a catalog, so the typo reaches the table.
+        let without_catalog =
+            policy("[environments.production]\nallow = [\"read:tables\", \"write:rows\"]\n");
+        let findings = check(&[prod_key(&[declared])], &without_catalog);
+        let f = only(&findings, Rule::ExcessiveScope, scope_site(0, 0, 0));
+        assert!(
+            f.message
+                .ends_with(&format!("; did you mean `{suggestion}`?")),
+            "{declared}: {}",
+            f.message
+        );
+        // With the catalog, the same typo is an unknown name instead (one finding).
+        if declared != "read:table" {
+            let findings = check(&[prod_key(&[declared])], &p);
+            only(&findings, Rule::UnknownScopeName, scope_site(0, 0, 0));
+        }
+    }
+}
+
+#[test]
+fn excessive_scope_suggests_nothing_that_is_not_a_near_miss() {
+    // Another resource, or a write where only reads are allowed: no "did you mean".
+    let p = policy(DESIGN_POLICY);
+    for declared in ["read:rows", "write:tables"] {
+        let findings = check(&[prod_key(&[declared])], &p);
+        let f = only(&findings, Rule::ExcessiveScope, scope_site(0, 0, 0));
+        assert!(!f.message.contains("did you mean"), "{}", f.message);
+    }
+    let findings = builtin(&[dev_reader(&["write:*"])]);
+    let f = only(&findings, Rule::ExcessiveScope, scope_site(0, 0, 0));
+    assert!(!f.message.contains("did you mean"), "{}", f.message);
+    // A wildcard of the allow list is not offered where wildcards are refused: built-in
+    // production allows `read:*` but not as written.
+    let findings = builtin(&[prod_key(&["raed:tables"])]);
+    let f = only(&findings, Rule::ExcessiveScope, scope_site(0, 0, 0));
+    assert!(!f.message.contains("did you mean"), "{}", f.message);
+}
+
+#[test]
 fn excessive_scope_under_an_alias_names_the_environment() {
     let f = opt_key("writer", "CLAY_WRITE_KEY", &[("dev", &["write:rows"])]);
     let findings = builtin(&[f]);
@@ -451,19 +499,21 @@ fn prefix_wildcard_in_production_is_a_wildcard_scope() {
 }
 
 #[test]
-fn action_wildcard_in_production_breaks_three_rules() {
+fn action_wildcard_in_production_is_one_wildcard_scope() {
     // `*:tables` is a wildcard, is covered by neither `read:*` nor `write:*`, and is both a read
-    // and a write.
+    // and a write: one token, one finding, by the most specific rule.
     let findings = builtin(&[prod_key(&["*:tables"])]);
-    assert_eq!(
-        rules_sites(&findings),
-        [
-            (Rule::WildcardScope, scope_site(0, 0, 0)),
-            (Rule::ExcessiveScope, scope_site(0, 0, 0)),
-            (Rule::MixedReadWrite, scope_site(0, 0, 0)),
-        ]
-    );
-    assert_contains(&findings[0].message, &["action and resource"]);
+    let f = only(&findings, Rule::WildcardScope, scope_site(0, 0, 0));
+    assert_contains(&f.message, &["action and resource"]);
+}
+
+#[test]
+fn wildcard_outside_the_allow_list_is_only_a_wildcard_scope() {
+    // `read:*` in a production that allows `read:tables` only: a wildcard and excessive, reported
+    // once as the more specific wildcard_scope.
+    let findings = check(&[prod_key(&["read:*"])], &policy(DESIGN_POLICY));
+    let f = only(&findings, Rule::WildcardScope, scope_site(0, 0, 0));
+    assert_contains(&f.message, &["`read:*`", "`production`"]);
 }
 
 #[test]
@@ -475,16 +525,10 @@ fn wildcard_scope_in_a_policy_file_environment_with_wildcards_false() {
         &[("qa", &["read:tables", "read:*"])],
     );
     let findings = check(&[f], &p);
-    // `read:*` is both a wildcard and makes `read:tables` redundant.
-    assert_eq!(
-        rules_sites(&findings),
-        [
-            (Rule::WildcardScope, scope_site(0, 0, 1)),
-            (Rule::RedundantScope, scope_site(0, 0, 0)),
-        ]
-    );
+    // `read:*` is the error; it never makes the good `read:tables` "redundant".
+    let f = only(&findings, Rule::WildcardScope, scope_site(0, 0, 1));
     assert_contains(
-        &findings[0].message,
+        &f.message,
         &["`read:*`", "not allowed in `qa`", "(clay-policy.toml)"],
     );
 }
@@ -560,6 +604,43 @@ fn mixed_read_write_where_a_policy_file_separates_them() {
     assert_contains(&f.message, &["`staging`", "separate keys"]);
 }
 
+#[test]
+fn a_misspelt_action_is_excessive_only_not_also_mixed_read_write() {
+    // No catalog: `raed:tables` parses, is outside production's table, and is not a read. It is
+    // one mistake, reported once, and its fix is suggested from the allow list.
+    let p = policy("[environments.production]\nallow = [\"read:tables\", \"write:rows\"]\n");
+    let findings = check(&[prod_key(&["read:tables", "raed:tables"])], &p);
+    let f = only(&findings, Rule::ExcessiveScope, scope_site(0, 0, 1));
+    assert!(
+        f.message.ends_with("; did you mean `read:tables`?"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_reported_scope_is_never_the_mixed_read_write_culprit() {
+    // `write:*` is a wildcard_scope in production; the rest reads only.
+    let findings = builtin(&[prod_key(&["read:tables", "write:*"])]);
+    only(&findings, Rule::WildcardScope, scope_site(0, 0, 1));
+    // A redundant scope is not blamed either: the error moves to the scope that covers it.
+    let p = policy(
+        "[environments.staging]\nallow = [\"read:*\", \"write:*\"]\nseparate_read_write = true\n",
+    );
+    let f = opt_key(
+        "key",
+        "CLAY_KEY",
+        &[("staging", &["read:rows", "write:rows", "write:*"])],
+    );
+    assert_eq!(
+        rules_sites(&check(&[f], &p)),
+        [
+            (Rule::RedundantScope, scope_site(0, 0, 1)),
+            (Rule::MixedReadWrite, scope_site(0, 0, 2)),
+        ]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // redundant_scope
 // ---------------------------------------------------------------------------------------------
@@ -601,6 +682,24 @@ fn redundant_scope_listed_twice() {
 }
 
 #[test]
+fn a_reported_scope_never_makes_another_redundant_nor_is_redundant_itself() {
+    // Production of the policy file allows `read:tables` only: `read:*` is the error, and
+    // `read:tables` is the good scope it would otherwise "cover".
+    let p = policy(DESIGN_POLICY);
+    let findings = check(&[prod_key(&["read:*", "read:tables"])], &p);
+    only(&findings, Rule::WildcardScope, scope_site(0, 0, 0));
+    // Listed twice but excessive: two excessive_scope findings, no redundant_scope.
+    let findings = builtin(&[dev_reader(&["write:rows", "write:rows"])]);
+    assert_eq!(
+        rules_sites(&findings),
+        [
+            (Rule::ExcessiveScope, scope_site(0, 0, 0)),
+            (Rule::ExcessiveScope, scope_site(0, 0, 1)),
+        ]
+    );
+}
+
+#[test]
 fn distinct_scopes_are_not_redundant() {
     // Different resources, and `tables.*` does not cover `tables` itself.
     assert_eq!(
@@ -623,7 +722,7 @@ fn the_same_scope_in_two_environments_is_not_redundant() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// malformed_scope (issue 2, "Bad input")
+// malformed_scope (bad input)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -722,19 +821,18 @@ fn unknown_action_with_a_catalog_suggests_the_close_name() {
 }
 
 #[test]
-fn unknown_action_and_resource_are_two_findings() {
+fn unknown_action_and_resource_are_one_finding_naming_both() {
     let p = policy(DESIGN_POLICY);
     let findings = check(&[dev_reader(&["read:*", "raed:tabels"])], &p);
-    let catalog: Vec<_> = findings
-        .iter()
-        .filter(|f| f.rule == Rule::UnknownScopeName)
-        .collect();
-    assert_eq!(catalog.len(), 2, "{findings:#?}");
-    assert!(catalog.iter().all(|f| f.site == scope_site(0, 0, 1)));
-    assert_contains(&catalog[0].message, &["unknown action `raed`", "`read`?"]);
+    let f = only(&findings, Rule::UnknownScopeName, scope_site(0, 0, 1));
     assert_contains(
-        &catalog[1].message,
-        &["unknown resource `tabels`", "`tables`?"],
+        &f.message,
+        &[
+            "unknown action `raed`",
+            "`read`?",
+            "unknown resource `tabels`",
+            "`tables`?",
+        ],
     );
 }
 
@@ -859,7 +957,7 @@ fn live_key_pasted_as_the_env_variable() {
 
 #[test]
 fn live_key_pasted_as_a_default() {
-    let findings = builtin(&[setting("token", "CLAY_TOKEN", Some(LIVE_KEY))]);
+    let findings = builtin(&[setting("token", "CLAY_LABEL", Some(LIVE_KEY))]);
     let f = only(&findings, Rule::HardcodedSecret, Site::Default { field: 0 });
     assert_contains(&f.message, &["the `default` of `token` looks like a key"]);
     assert_no_secret(f, LIVE_KEY);
@@ -896,7 +994,7 @@ fn live_key_with_surrounding_whitespace_is_still_a_key() {
     for pasted in &padded {
         let findings = builtin(&[
             dev_reader(&[pasted]),
-            setting("token", "CLAY_TOKEN", Some(pasted)),
+            setting("token", "CLAY_LABEL", Some(pasted)),
             FieldDecl {
                 env: Some(pasted.clone()),
                 ..plain("secret", FieldKind::Secret, "unused")
@@ -925,7 +1023,7 @@ fn test_keys_webhook_secrets_and_random_tokens_are_keys_too() {
         RANDOM_TOKEN,
     ] {
         let findings = builtin(&[
-            setting("token", "CLAY_TOKEN", Some(pasted)),
+            setting("token", "CLAY_LABEL", Some(pasted)),
             dev_reader(&[pasted]),
         ]);
         assert_eq!(
@@ -948,14 +1046,14 @@ fn the_policys_own_key_prefixes_are_used() {
         "[environments.development]\nallow = [\"read:*\"]\n[keys]\nlive_prefix = \"clay_live_\"\ntest_prefix = \"clay_test_\"\n",
     );
     let findings = check(
-        &[setting("token", "CLAY_TOKEN", Some("clay_live_abcd1234"))],
+        &[setting("token", "CLAY_LABEL", Some("clay_live_abcd1234"))],
         &p,
     );
     let f = only(&findings, Rule::HardcodedSecret, Site::Default { field: 0 });
     assert_no_secret(f, "clay_live_abcd1234");
     // The same text is an ordinary value under the built-in prefixes.
     assert_eq!(
-        builtin(&[setting("token", "CLAY_TOKEN", Some("clay_live_abcd1234"))]),
+        builtin(&[setting("token", "CLAY_LABEL", Some("clay_live_abcd1234"))]),
         []
     );
 }
@@ -1659,4 +1757,121 @@ fn a_repeated_environment_still_has_its_scopes_checked() {
     assert!(rules.contains(&Rule::DuplicateAttribute), "{findings:?}");
     assert!(rules.contains(&Rule::MalformedScope), "{findings:?}");
     assert!(rules.contains(&Rule::WildcardScope), "{findings:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// secret_as_setting
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_setting_named_like_a_secret_is_secret_as_setting() {
+    for var in [
+        "CLAY_API_KEY",
+        "STRIPE_SECRET",
+        "CLAY_WEBHOOK_SECRET",
+        "GITHUB_TOKEN",
+        "DB_PASSWORD",
+        "SMTP_PASSWD",
+        "REDIS_PWD",
+        "GCP_CREDENTIALS",
+        "SSH_PRIVATE_KEY",
+    ] {
+        let findings = builtin(&[setting("value", var, None)]);
+        let f = only(&findings, Rule::SecretAsSetting, Site::EnvVar { field: 0 });
+        assert!(f.to_string().starts_with("[secret_as_setting] "), "{f}");
+        assert_contains(
+            &f.message,
+            &[
+                "`value`",
+                var,
+                "`Secret`",
+                "`WebhookSecret`",
+                &format!("#[clay(env = \"{var}\", public)]"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn settings_with_ordinary_names_and_public_ones_pass() {
+    for var in [
+        "CLAY_BASE_URL",
+        "KEYBOARD_LAYOUT",
+        "CLAY_KEY_ID",
+        "TOKEN_TTL",
+        "KEY",
+        "CLAY_KEYS",
+        "CLAY_SECRETS_DIR",
+    ] {
+        assert_eq!(builtin(&[setting("value", var, None)]), [], "{var}");
+    }
+    let public = FieldDecl {
+        public: true,
+        ..setting("signing_public_key", "CLAY_SIGNING_PUBLIC_KEY", None)
+    };
+    assert_eq!(builtin(&[public]), []);
+    // An `Option<String>` setting is a setting too.
+    let optional = FieldDecl {
+        optional: true,
+        ..setting("token", "CLAY_TOKEN", None)
+    };
+    only(
+        &builtin(&[optional]),
+        Rule::SecretAsSetting,
+        Site::EnvVar { field: 0 },
+    );
+}
+
+#[test]
+fn keys_and_secrets_with_secret_names_pass() {
+    let fields = [
+        plain("secret", FieldKind::Secret, "CLAY_SECRET"),
+        plain("webhook", FieldKind::WebhookSecret, "CLAY_WEBHOOK_SECRET"),
+        plain("password", FieldKind::Secret, "DB_PASSWORD"),
+    ];
+    assert_eq!(builtin(&fields), []);
+}
+
+#[test]
+fn public_on_a_key_or_secret_is_wrong_key_type_at_the_flag() {
+    let secret = FieldDecl {
+        public: true,
+        ..plain("secret", FieldKind::Secret, "CLAY_SECRET")
+    };
+    let reader = FieldDecl {
+        public: true,
+        ..dev_reader(&["read:*"])
+    };
+    let findings = builtin(&[secret, reader]);
+    assert_eq!(
+        rules_sites(&findings),
+        [
+            (Rule::WrongKeyType, Site::Public { field: 0 }),
+            (Rule::WrongKeyType, Site::Public { field: 1 }),
+        ]
+    );
+    assert_contains(
+        &findings[0].message,
+        &["`secret` is a `Secret`", "remove `public`"],
+    );
+    assert_contains(&findings[1].message, &["`reader` is an `ApiKey`"]);
+}
+
+#[test]
+fn a_shared_secret_named_variable_is_reported_once() {
+    let findings = builtin(&[
+        plain("secret", FieldKind::Secret, "CLAY_SECRET"),
+        setting("copy", "CLAY_SECRET", None),
+    ]);
+    only(&findings, Rule::SharedEnvVar, Site::EnvVar { field: 1 });
+}
+
+#[test]
+fn secret_as_setting_has_a_name_and_a_summary() {
+    assert_eq!(
+        Rule::from_name("secret_as_setting"),
+        Some(Rule::SecretAsSetting)
+    );
+    assert_eq!(Rule::ALL.last(), Some(&Rule::SecretAsSetting));
+    assert!(!Rule::SecretAsSetting.summary().is_empty());
 }

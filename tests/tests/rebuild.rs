@@ -131,15 +131,62 @@ fn the_derive_exports_declarations_for_cargo_clay() {
         "{}",
         String::from_utf8_lossy(&build.stderr)
     );
-    let json = std::fs::read_to_string(exported.path().join("export-probe.Clay.json"))
-        .expect("the derive wrote the manifest");
-    assert!(json.starts_with("{\"crate\":\"export-probe\",\"type\":\"Clay\",\"policy\":{\"name\":\"clay-policy.toml\""), "{json}");
+    // One file per struct and target.
+    let files: Vec<_> = std::fs::read_dir(exported.path())
+        .expect("the export directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0]
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     assert!(
-        json.contains("clay-policy.toml\"},\"fields\""),
-        "the resolved path: {json}"
+        name.starts_with("export-probe.bin-export-probe.Clay.") && name.ends_with(".json"),
+        "{name}"
     );
-    assert!(json.contains(",\"path\":\"/"), "an absolute path: {json}");
-    assert!(json.contains("\"fields\":[{\"name\":\"reader\",\"env\":\"CLAY_READ_KEY\",\"kind\":\"ApiKey\",\"optional\":true,\"scopes\":{\"production\":[\"read:people\"]}}]"), "{json}");
+    let json = std::fs::read_to_string(&files[0]).expect("the derive wrote the manifest");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["crate"], "export-probe", "{json}");
+    assert_eq!(value["type"], "Clay", "{json}");
+    assert_eq!(value["target"], "bin export-probe", "{json}");
+    // Where the struct is: its file (absolute) and the line of its name.
+    let source = value["source"].as_str().unwrap_or_default();
+    assert!(
+        source.starts_with('/') && source.ends_with("src/main.rs"),
+        "{json}"
+    );
+    let struct_line = MAIN_RS
+        .lines()
+        .position(|l| l.contains("struct Clay"))
+        .map(|i| i + 1)
+        .expect("the struct");
+    assert_eq!(value["line"], struct_line, "{json}");
+    assert_eq!(value["policy"]["name"], "clay-policy.toml", "{json}");
+    let path = value["policy"]["path"].as_str().unwrap_or_default();
+    assert!(
+        path.starts_with('/') && path.ends_with("clay-policy.toml"),
+        "the resolved, absolute path: {json}"
+    );
+    // The policy's environments, in the policy's order (not alphabetical).
+    assert_eq!(
+        value["environments"],
+        serde_json::json!(["development", "staging", "production"]),
+        "{json}"
+    );
+    assert_eq!(
+        value["fields"],
+        serde_json::json!([{
+            "name": "reader",
+            "env": "CLAY_READ_KEY",
+            "kind": "ApiKey",
+            "optional": true,
+            "public": false,
+            "scopes": {"production": ["read:people"]}
+        }]),
+        "{json}"
+    );
 }
 
 /// `MAIN_RS` without the attribute: the policy in force is found, not named.

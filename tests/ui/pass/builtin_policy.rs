@@ -1,6 +1,6 @@
 use clay_config::{ApiKey, ClayConfig, Secret, WebhookSecret};
 
-/// The DESIGN.md example on the built-in table.
+/// The documented example on the built-in table.
 #[derive(ClayConfig, Debug)]
 pub struct Clay {
     /// Reads enrichment tables.
