@@ -44,11 +44,13 @@ pub enum Rule {
     UnknownAttribute,
     /// An attribute key (or an environment in `scopes`) given twice.
     DuplicateAttribute,
+    /// `clay_config::require!` asks for a scope no environment's declaration of the field covers.
+    UndeclaredScope,
 }
 
 impl Rule {
     /// Every rule, in the order of DESIGN.md's table.
-    pub const ALL: [Rule; 16] = [
+    pub const ALL: [Rule; 17] = [
         Rule::ExcessiveScope,
         Rule::WildcardScope,
         Rule::MixedReadWrite,
@@ -65,6 +67,7 @@ impl Rule {
         Rule::PolicyFile,
         Rule::UnknownAttribute,
         Rule::DuplicateAttribute,
+        Rule::UndeclaredScope,
     ];
 
     /// The pinned name, e.g. `excessive_scope`.
@@ -86,6 +89,7 @@ impl Rule {
             Rule::PolicyFile => "policy_file",
             Rule::UnknownAttribute => "unknown_attribute",
             Rule::DuplicateAttribute => "duplicate_attribute",
+            Rule::UndeclaredScope => "undeclared_scope",
         }
     }
 
@@ -119,6 +123,9 @@ impl Rule {
             Rule::PolicyFile => "The policy file is missing or invalid.",
             Rule::UnknownAttribute => "An attribute key that does not exist.",
             Rule::DuplicateAttribute => "An attribute key given twice.",
+            Rule::UndeclaredScope => {
+                "Code asks a key for a scope that none of its declarations covers."
+            }
         }
     }
 }
