@@ -126,7 +126,7 @@ pub fn or<A: Or<B>, B>(_: A, _: B) -> A::Out {
 /// Does the field `F` (a [`KeyField`]) declare the scope spelled `S`? Ask with
 /// `(&&Probe::<_, S>::new(&field)).answer()`: [`ProbeDeclared`] answers [`Yes`] when the impl
 /// exists, and method resolution falls back to [`ProbeUndeclared`]'s [`No`] when it does not.
-pub struct Probe<F, S>(PhantomData<(fn() -> F, fn() -> S)>);
+pub struct Probe<F, S>(PhantomData<fn() -> (F, S)>);
 
 impl<F, S> Probe<F, S> {
     /// A probe for `field`'s type.
