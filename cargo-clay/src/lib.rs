@@ -19,6 +19,7 @@ pub mod policy;
 pub mod report;
 pub mod scan;
 pub mod scopes;
+pub mod unused;
 mod util;
 pub mod verify_key;
 

@@ -50,6 +50,10 @@ pub struct Args {
     /// An audit log (clay-config's file sink): report the declared scopes it never saw used.
     #[arg(long, value_name = "AUDIT_LOG")]
     pub usage: Option<PathBuf>,
+    /// Report the declared scopes that no `require!`, `require("…")` or `allows("…")` in the
+    /// crate's non-test code needs (exit status 1 when there are any).
+    #[arg(long)]
+    pub unused: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -799,10 +803,13 @@ fn table(manifests: &[ManifestJson]) -> String {
 /// Runs `cargo clay scopes`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
     let manifests = manifests(args)?;
-    let findings = match &args.usage {
+    let mut findings = match &args.usage {
         Some(log) => unused(&manifests, log)?,
         None => Vec::new(),
     };
+    if args.unused {
+        findings.extend(crate::unused::run(args, &manifests)?);
+    }
     let mut report = Report::new(
         "scopes",
         vec![RuleInfo::new(
@@ -822,7 +829,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
     match args.format {
         Format::Text => {
             out.write_all(table(&manifests).as_bytes())?;
-            if args.usage.is_some() {
+            if args.usage.is_some() || args.unused {
                 out.write_all(report.to_text().as_bytes())?;
             }
         }
