@@ -16,6 +16,7 @@ pub mod audit;
 pub mod audit_log;
 pub mod check;
 pub mod policy;
+pub mod policy_diff;
 pub mod report;
 pub mod scan;
 pub mod scopes;

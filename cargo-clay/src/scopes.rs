@@ -144,6 +144,22 @@ pub const MANIFEST_DIR_VAR: &str = "CLAY_MANIFEST_DIR";
 
 /// The export: see the module documentation.
 fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
+    let (manifests, failure) = export_even_if_rejected(manifest_path)?;
+    match failure {
+        Some(stderr) => Err(Error::Usage(format!(
+            "`cargo check` failed, so some declarations may be missing; `cargo clay check` \
+             shows clay-config's errors:\n{stderr}"
+        ))),
+        None => Ok(manifests),
+    }
+}
+
+/// The export, and `cargo check`'s standard error when the build failed. The derive exports
+/// a struct's declarations even when the policy rejects them, so a build that fails only on
+/// clay-config's own checks still yields every declaration.
+pub(crate) fn export_even_if_rejected(
+    manifest_path: Option<&Path>,
+) -> Result<(Vec<ManifestJson>, Option<String>), Error> {
     let crate_dir = util::crate_dir(manifest_path)?;
     let manifest = crate_dir.join("Cargo.toml");
     let metadata = cargo_metadata(&manifest)?;
@@ -216,13 +232,8 @@ fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
         }
     }
     let _ = std::fs::remove_dir_all(&export_dir);
-    if !output.status.success() {
-        return Err(Error::Usage(format!(
-            "`cargo check` failed, so some declarations may be missing; `cargo clay check` \
-             shows clay-config's errors:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        )));
-    }
+    let failure = (!output.status.success())
+        .then(|| String::from_utf8_lossy(&output.stderr).trim_end().to_owned());
     manifests.sort_by(|a, b| (&a.krate, &a.type_name).cmp(&(&b.krate, &b.type_name)));
     let base = util::git_toplevel(&crate_dir).unwrap_or_else(|| crate_dir.clone());
     for manifest in &mut manifests {
@@ -230,7 +241,7 @@ fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
             manifest.source = locate(&crate_dir, &first.env).map(|p| util::relative_to(&p, &base));
         }
     }
-    Ok(manifests)
+    Ok((manifests, failure))
 }
 
 /// The Rust file under `dir` that names the variable `"var"` (where the struct declares it).

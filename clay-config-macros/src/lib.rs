@@ -54,7 +54,13 @@ fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
             expand::expand(&container, resolved)
         }
         (Ok(()), PolicyOutcome::Failed { .. }) => dummy::stub(input, tracked, Vec::new()),
-        (Err(errors), _) => dummy::stub(input, tracked, errors),
+        (Err(errors), PolicyOutcome::Resolved(resolved)) => {
+            // The declarations are exported even when the policy rejects them: `cargo clay
+            // policy diff` lists what a new policy would reject.
+            export::export(&container, resolved);
+            dummy::stub(input, tracked, errors)
+        }
+        (Err(errors), PolicyOutcome::Failed { .. }) => dummy::stub(input, tracked, errors),
     }
 }
 
