@@ -324,18 +324,22 @@ fn policy_at(
             format!("built-in table ({relative} does not exist at {rev})"),
         )),
         Some(_) => {
+            // The size first: a huge blob is refused before it is read into memory.
+            let size = util::git_output(dir, &["cat-file", "-s", &object])
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            if size > clay_policy::MAX_POLICY_FILE_BYTES {
+                return Err(Error::Usage(format!(
+                    "{object}: larger than {} bytes",
+                    clay_policy::MAX_POLICY_FILE_BYTES
+                )));
+            }
             let bytes = util::git(dir)
                 .args(["cat-file", "blob", &object])
                 .output()
                 .map_err(|e| Error::io("could not run git", e))?;
             if !bytes.status.success() {
                 return Err(Error::Usage(format!("{object}: not a file")));
-            }
-            if bytes.stdout.len() as u64 > clay_policy::MAX_POLICY_FILE_BYTES {
-                return Err(Error::Usage(format!(
-                    "{object}: larger than {} bytes",
-                    clay_policy::MAX_POLICY_FILE_BYTES
-                )));
             }
             let text = String::from_utf8(bytes.stdout)
                 .map_err(|_| Error::Usage(format!("{object}: not UTF-8")))?;

@@ -1,5 +1,6 @@
 //! `cargo clay scopes --unused` on a real crate that depends on this workspace's clay-config:
-//! the declarations come from the derive, the uses from the crate's source.
+//! the declarations come from the derive, the uses from the crate's source. And the other end:
+//! `cargo clay check` reports a `require!` of an undeclared scope at its literal.
 
 mod common;
 
@@ -147,4 +148,36 @@ fn a_source_file_that_does_not_parse_is_an_error() {
     let run = unused(&repo, "json");
     assert_eq!(run.status, 2, "{run:?}");
     assert!(run.stderr.contains("src/orphan.rs"), "{}", run.stderr);
+}
+
+#[test]
+fn check_reports_an_undeclared_scope_at_the_literal() {
+    let lib = format!(
+        "{CONFIG}\npub fn purge(clay: &Clay) -> Result<&ApiKey, ScopeDenied> {{\n    clay_config::require!(clay.writer, \"delete:rows\")\n}}\n"
+    );
+    let repo = fixture("fixture_undeclared", &lib);
+    let target = target_dir();
+    let run = cargo_clay_env(
+        repo.path(),
+        &["check", "--format", "json"],
+        &[("CARGO_TARGET_DIR", target.as_str())],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    let findings = run.json()["findings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding["rule"], "undeclared_scope");
+    assert_eq!(finding["file"], "src/lib.rs");
+    let (line, column) = lib
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find("\"delete:rows\"").map(|c| (i + 1, c + 1)))
+        .expect("the literal");
+    assert_eq!((finding["line"].clone(), finding["column"].clone()), (line.into(), column.into()));
+    assert!(
+        finding["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("[undeclared_scope] no environment declares a scope of `writer` that covers `delete:rows`")),
+        "{finding}"
+    );
 }
