@@ -248,17 +248,38 @@ pub fn run(args: &crate::scopes::Args, manifests: &[ManifestJson]) -> Result<Vec
             unreadable.join(", ")
         )));
     }
-    Ok(findings(manifests, &uses))
+    let base = crate::util::git_toplevel(&dir).unwrap_or_else(|| dir.clone());
+    let read_source = |source: &str| std::fs::read_to_string(base.join(source)).ok();
+    Ok(findings(manifests, &uses, &read_source))
 }
 
-/// Per key and environment, the declared scopes none of `uses` needs, as findings.
-pub fn findings(manifests: &[ManifestJson], uses: &[ScopeUse]) -> Vec<Finding> {
+/// The line of the first `"scope"` literal after the line naming `"var"`: where the unneeded
+/// scope is declared.
+fn declaration_line(text: &str, var: &str, scope: &str) -> Option<usize> {
+    let var = format!("\"{var}\"");
+    let scope = format!("\"{scope}\"");
+    let start = text.lines().position(|line| line.contains(&var))?;
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .find(|(_, line)| line.contains(&scope))
+        .map(|(index, _)| index + 1)
+}
+
+/// Per key and environment, the declared scopes none of `uses` needs, as findings;
+/// `read_source` gives a manifest's source file, to point at the declaration's line.
+pub fn findings(
+    manifests: &[ManifestJson],
+    uses: &[ScopeUse],
+    read_source: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
     let asked: Vec<(Option<&str>, Scope)> = uses
         .iter()
         .filter_map(|u| Some((u.field.as_deref(), Scope::parse(&u.scope).ok()?)))
         .collect();
     let mut findings = Vec::new();
     for manifest in manifests {
+        let text = manifest.source.as_deref().and_then(read_source);
         for field in manifest.fields.iter().filter(|f| f.kind == "ApiKey") {
             let needs: Vec<&Scope> = asked
                 .iter()
@@ -296,8 +317,11 @@ pub fn findings(manifests: &[ManifestJson], uses: &[ScopeUse]) -> Vec<Finding> {
                     ),
                 );
                 if let Some(source) = &manifest.source {
+                    let line = text
+                        .as_deref()
+                        .and_then(|text| declaration_line(text, &field.env, unneeded[0]));
                     finding.file = Some(source.clone());
-                    finding.line = Some(1);
+                    finding.line = Some(line.map_or(1, |l| l as u64));
                 }
                 findings.push(finding);
             }

@@ -116,6 +116,9 @@ fn reports_what_no_code_needs_and_nothing_when_all_is_needed() {
         "{messages:#?}"
     );
     assert!(findings.iter().all(|f| f["rule"] == "unused_scope" && f["file"] == "src/lib.rs"));
+    // Each at the line that declares it.
+    assert_eq!(findings[0]["line"], 6);
+    assert_eq!(findings[1]["line"], 8);
 
     let sarif = unused(&repo, "sarif");
     assert_eq!(sarif.status, 1, "{sarif:?}");
