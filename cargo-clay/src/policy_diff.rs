@@ -110,17 +110,16 @@ pub struct Rejection {
 /// Every change from `old` to `new`, environments in the new policy's order.
 pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     let mut changes = Vec::new();
-    let change = |environment: Option<&str>,
-                  setting: &str,
-                  before: String,
-                  after: String,
-                  direction| Change {
-        environment: environment.map(str::to_owned),
-        setting: setting.to_owned(),
-        before,
-        after,
-        direction,
-    };
+    let change =
+        |environment: Option<&str>, setting: &str, before: String, after: String, direction| {
+            Change {
+                environment: environment.map(str::to_owned),
+                setting: setting.to_owned(),
+                before,
+                after,
+                direction,
+            }
+        };
     for env in new.environments() {
         let name = env.name();
         let Some(before) = old.environment(name) else {
@@ -196,7 +195,11 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     let (was, is) = (old.rotation(), new.rotation());
     for (setting, was, is) in [
         ("rotation.max_age_days", was.max_age_days, is.max_age_days),
-        ("rotation.warn_age_days", was.warn_age_days, is.warn_age_days),
+        (
+            "rotation.warn_age_days",
+            was.warn_age_days,
+            is.warn_age_days,
+        ),
     ] {
         if was != is {
             let direction = if is > was {
@@ -204,7 +207,13 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
             } else {
                 Direction::Narrows
             };
-            changes.push(change(None, setting, was.to_string(), is.to_string(), direction));
+            changes.push(change(
+                None,
+                setting,
+                was.to_string(),
+                is.to_string(),
+                direction,
+            ));
         }
     }
     let (was, is) = (old.keys(), new.keys());
@@ -301,8 +310,16 @@ fn policy_at(
     rev: &str,
     location: &clay_policy::PolicyLocation,
 ) -> Result<(Policy, String), Error> {
-    if util::git_output(dir, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-        .is_none()
+    if util::git_output(
+        dir,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .is_none()
     {
         return Err(Error::Usage(format!(
             "`{rev}` is not a git revision of the repository at {}",
@@ -312,9 +329,8 @@ fn policy_at(
     let Some(path) = location.path() else {
         return Ok((Policy::builtin().clone(), "built-in table".to_owned()));
     };
-    let top = util::git_toplevel(dir).ok_or_else(|| {
-        Error::Usage(format!("{}: not in a git work tree", dir.display()))
-    })?;
+    let top = util::git_toplevel(dir)
+        .ok_or_else(|| Error::Usage(format!("{}: not in a git work tree", dir.display())))?;
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let relative = util::relative_to(&absolute, &top);
     let object = format!("{rev}:{relative}");
@@ -398,8 +414,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
                 "changes": changes,
                 "rejected": rejected,
             });
-            let mut text = serde_json::to_string_pretty(&value)
-                .map_err(|e| Error::Io(e.to_string()))?;
+            let mut text =
+                serde_json::to_string_pretty(&value).map_err(|e| Error::Io(e.to_string()))?;
             text.push('\n');
             text
         }
@@ -418,13 +434,7 @@ fn shown_value(value: &str) -> &str {
     if value.is_empty() { "-" } else { value }
 }
 
-fn to_text(
-    rev: &str,
-    old: &str,
-    new: &str,
-    changes: &[Change],
-    rejected: &[Rejection],
-) -> String {
+fn to_text(rev: &str, old: &str, new: &str, changes: &[Change], rejected: &[Rejection]) -> String {
     let mut out = format!("policy at {rev}: {old}\npolicy in the working tree: {new}\n\n");
     if changes.is_empty() {
         out.push_str("no change to what the policy allows\n");
@@ -447,7 +457,11 @@ fn to_text(
                 out,
                 "  {}{}: {}",
                 rejection.type_name,
-                if rejection.new { "" } else { " (already rejected)" },
+                if rejection.new {
+                    ""
+                } else {
+                    " (already rejected)"
+                },
                 rejection.message
             );
         }
@@ -528,7 +542,11 @@ fn to_markdown(
                 out,
                 "- `{}`{}: {}",
                 rejection.type_name,
-                if rejection.new { "" } else { " (already rejected)" },
+                if rejection.new {
+                    ""
+                } else {
+                    " (already rejected)"
+                },
                 rejection.message.replace('\n', " ")
             );
         }
@@ -575,8 +593,20 @@ mod tests {
             (Some("production"), "allow", "", "read:*", Widens),
             (Some("production"), "allow", "write:rows", "", Narrows),
             (Some("production"), "wildcards", "false", "true", Widens),
-            (Some("production"), "separate_read_write", "true", "false", Widens),
-            (Some("qa"), "environment", "", "added (allows: read:tables)", Widens),
+            (
+                Some("production"),
+                "separate_read_write",
+                "true",
+                "false",
+                Widens,
+            ),
+            (
+                Some("qa"),
+                "environment",
+                "",
+                "added (allows: read:tables)",
+                Widens,
+            ),
             (None, "rotation.max_age_days", "90", "120", Widens),
             (None, "rotation.warn_age_days", "75", "60", Narrows),
             (None, "keys.live_prefix", "sk_live_", "ck_live_", Widens),
@@ -588,12 +618,20 @@ mod tests {
     fn the_same_policy_has_no_change_and_narrowing_is_not_widening() {
         let old = policy("[environments.production]\nallow = [\"read:tables\", \"write:rows\"]\n");
         assert!(diff(&old, &old).is_empty());
-        let narrower = policy("[environments.production]\nallow = [\"read:tables\"]\nlive_keys = false\n");
+        let narrower =
+            policy("[environments.production]\nallow = [\"read:tables\"]\nlive_keys = false\n");
         let changes = diff(&old, &narrower);
         assert!(!changes.is_empty());
-        assert!(changes.iter().all(|c| c.direction == Direction::Narrows), "{changes:?}");
+        assert!(
+            changes.iter().all(|c| c.direction == Direction::Narrows),
+            "{changes:?}"
+        );
         // And back: the same changes widen.
-        assert!(diff(&narrower, &old).iter().all(|c| c.direction == Direction::Widens));
+        assert!(
+            diff(&narrower, &old)
+                .iter()
+                .all(|c| c.direction == Direction::Widens)
+        );
     }
 
     #[test]

@@ -232,8 +232,11 @@ pub(crate) fn export_even_if_rejected(
         }
     }
     let _ = std::fs::remove_dir_all(&export_dir);
-    let failure = (!output.status.success())
-        .then(|| String::from_utf8_lossy(&output.stderr).trim_end().to_owned());
+    let failure = (!output.status.success()).then(|| {
+        String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_owned()
+    });
     manifests.sort_by(|a, b| (&a.krate, &a.type_name).cmp(&(&b.krate, &b.type_name)));
     let base = util::git_toplevel(&crate_dir).unwrap_or_else(|| crate_dir.clone());
     for manifest in &mut manifests {

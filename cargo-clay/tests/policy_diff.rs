@@ -85,7 +85,13 @@ fn changes(run: &Run) -> Vec<(String, String, String, String, String)> {
         .collect()
 }
 
-fn row(direction: &str, env: &str, setting: &str, before: &str, after: &str) -> (String, String, String, String, String) {
+fn row(
+    direction: &str,
+    env: &str,
+    setting: &str,
+    before: &str,
+    after: &str,
+) -> (String, String, String, String, String) {
     (
         direction.to_owned(),
         env.to_owned(),
@@ -109,19 +115,40 @@ fn a_wider_working_tree_policy_exits_1_and_says_what_widens() {
             // `write:*` covers `write:rows`: nothing narrows.
             row("widens", "production", "allow", "", "write:*"),
             row("widens", "production", "wildcards", "false", "true"),
-            row("widens", "production", "separate_read_write", "true", "false"),
+            row(
+                "widens",
+                "production",
+                "separate_read_write",
+                "true",
+                "false"
+            ),
             row("widens", "-", "rotation.max_age_days", "90", "180"),
         ]
     );
 
     let text = cargo_clay(repo.path(), &["policy", "diff"]);
     assert_eq!(text.status, 1);
-    assert!(text.stdout.contains("widens   production   allow"), "{}", text.stdout);
-    assert!(text.stdout.contains("4 changes widen the policy"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("widens   production   allow"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("4 changes widen the policy"),
+        "{}",
+        text.stdout
+    );
 
-    let markdown = cargo_clay(repo.path(), &["policy", "diff", "HEAD", "--format", "markdown"]);
+    let markdown = cargo_clay(
+        repo.path(),
+        &["policy", "diff", "HEAD", "--format", "markdown"],
+    );
     assert_eq!(markdown.status, 1);
-    assert!(markdown.stdout.starts_with("### clay-config policy diff"), "{}", markdown.stdout);
+    assert!(
+        markdown.stdout.starts_with("### clay-config policy diff"),
+        "{}",
+        markdown.stdout
+    );
     assert!(
         markdown
             .stdout
@@ -129,14 +156,21 @@ fn a_wider_working_tree_policy_exits_1_and_says_what_widens() {
         "{}",
         markdown.stdout
     );
-    assert!(markdown.stdout.contains("**4 changes widen what keys may do.**"));
+    assert!(
+        markdown
+            .stdout
+            .contains("**4 changes widen what keys may do.**")
+    );
 
     // Committed, the same policy is no change at HEAD, and the old one is at HEAD~1.
     repo.commit_all("wider");
     let same = cargo_clay(repo.path(), &["policy", "diff", "--format", "json"]);
     assert_eq!(same.status, 0, "{same:?}");
     assert!(changes(&same).is_empty());
-    let against_parent = cargo_clay(repo.path(), &["policy", "diff", "HEAD~1", "--format", "json"]);
+    let against_parent = cargo_clay(
+        repo.path(),
+        &["policy", "diff", "HEAD~1", "--format", "json"],
+    );
     assert_eq!(against_parent.status, 1);
     assert_eq!(changes(&against_parent).len(), 4);
 }
@@ -168,9 +202,9 @@ fn a_policy_new_in_the_working_tree_is_compared_with_the_built_in_table() {
     let run = cargo_clay(repo.path(), &["policy", "diff", "--format", "json"]);
     assert_eq!(run.status, 1, "{run:?}");
     assert!(
-        run.json()["old"]
-            .as_str()
-            .is_some_and(|old| old.starts_with("built-in table (clay-policy.toml does not exist at HEAD)")),
+        run.json()["old"].as_str().is_some_and(
+            |old| old.starts_with("built-in table (clay-policy.toml does not exist at HEAD)")
+        ),
         "{}",
         run.stdout
     );
@@ -182,15 +216,29 @@ fn bad_revisions_and_broken_policies_are_usage_errors() {
     let repo = repo_with_policy(COMMITTED);
     let run = cargo_clay(repo.path(), &["policy", "diff", "no-such-rev"]);
     assert_eq!(run.status, 2, "{run:?}");
-    assert!(run.stderr.contains("`no-such-rev` is not a git revision"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`no-such-rev` is not a git revision"),
+        "{}",
+        run.stderr
+    );
 
-    let option = cargo_clay(repo.path(), &["policy", "diff", "--upload-pack=touch /tmp/x"]);
+    let option = cargo_clay(
+        repo.path(),
+        &["policy", "diff", "--upload-pack=touch /tmp/x"],
+    );
     assert_eq!(option.status, 2, "{option:?}");
 
-    repo.write("clay-policy.toml", "[environments.production]\nallow = [\"read:tables\"]\nunknown = 1\n");
+    repo.write(
+        "clay-policy.toml",
+        "[environments.production]\nallow = [\"read:tables\"]\nunknown = 1\n",
+    );
     let broken = cargo_clay(repo.path(), &["policy", "diff"]);
     assert_eq!(broken.status, 2, "{broken:?}");
-    assert!(broken.stderr.contains("clay-policy.toml"), "{}", broken.stderr);
+    assert!(
+        broken.stderr.contains("clay-policy.toml"),
+        "{}",
+        broken.stderr
+    );
 
     let plain = Repo::plain();
     plain.write("clay-policy.toml", COMMITTED);
@@ -240,13 +288,23 @@ pub struct Clay {
         &[("CARGO_TARGET_DIR", target.to_str().expect("utf-8 path"))],
     );
     assert_eq!(run.status, 0, "{run:?}");
-    let rejected = run.json()["rejected"].as_array().cloned().unwrap_or_default();
+    let rejected = run.json()["rejected"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let rules: Vec<(&str, bool)> = rejected
         .iter()
         .map(|r| (r["rule"].as_str().unwrap_or_default(), r["new"] == true))
         .collect();
-    assert_eq!(rules, [("excessive_scope", true), ("excessive_scope", true)], "{rejected:#?}");
-    let messages: Vec<&str> = rejected.iter().filter_map(|r| r["message"].as_str()).collect();
+    assert_eq!(
+        rules,
+        [("excessive_scope", true), ("excessive_scope", true)],
+        "{rejected:#?}"
+    );
+    let messages: Vec<&str> = rejected
+        .iter()
+        .filter_map(|r| r["message"].as_str())
+        .collect();
     for scope in ["write:limited", "write:rows"] {
         assert!(
             messages
@@ -261,5 +319,9 @@ pub struct Clay {
         &[("CARGO_TARGET_DIR", target.to_str().expect("utf-8 path"))],
     );
     assert_eq!(text.status, 0);
-    assert!(!text.stdout.contains("declarations the new policy rejects"), "{}", text.stdout);
+    assert!(
+        !text.stdout.contains("declarations the new policy rejects"),
+        "{}",
+        text.stdout
+    );
 }

@@ -96,11 +96,16 @@ fn unused(repo: &Repo, format: &str) -> Run {
 fn reports_what_no_code_needs_and_nothing_when_all_is_needed() {
     let repo = fixture(
         "fixture_unused",
-        &format!("{CONFIG}{USES}\npub fn development(clay: &Clay) -> bool {{ clay.reader.allows(\"read:anything\") }}\n"),
+        &format!(
+            "{CONFIG}{USES}\npub fn development(clay: &Clay) -> bool {{ clay.reader.allows(\"read:anything\") }}\n"
+        ),
     );
     let run = unused(&repo, "json");
     assert_eq!(run.status, 1, "{run:?}");
-    let findings = run.json()["findings"].as_array().cloned().unwrap_or_default();
+    let findings = run.json()["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let messages: Vec<&str> = findings
         .iter()
         .map(|f| f["message"].as_str().unwrap_or_default())
@@ -108,14 +113,20 @@ fn reports_what_no_code_needs_and_nothing_when_all_is_needed() {
     assert_eq!(messages.len(), 2, "{messages:#?}");
     // `read:people` in staging: only a test asks for it. `read:*` is needed by `read:tables`.
     assert!(
-        messages[0].starts_with("`Clay.reader` (`CLAY_READ_KEY`) declares `read:people` in staging"),
+        messages[0]
+            .starts_with("`Clay.reader` (`CLAY_READ_KEY`) declares `read:people` in staging"),
         "{messages:#?}"
     );
     assert!(
-        messages[1].starts_with("`Clay.writer` (`CLAY_WRITE_KEY`) declares `write:limited` in staging"),
+        messages[1]
+            .starts_with("`Clay.writer` (`CLAY_WRITE_KEY`) declares `write:limited` in staging"),
         "{messages:#?}"
     );
-    assert!(findings.iter().all(|f| f["rule"] == "unused_scope" && f["file"] == "src/lib.rs"));
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["rule"] == "unused_scope" && f["file"] == "src/lib.rs")
+    );
     // Each at the line that declares it.
     assert_eq!(findings[0]["line"], 6);
     assert_eq!(findings[1]["line"], 8);
@@ -124,11 +135,18 @@ fn reports_what_no_code_needs_and_nothing_when_all_is_needed() {
     assert_eq!(sarif.status, 1, "{sarif:?}");
     let value = sarif.json();
     assert_valid_sarif(&value);
-    assert_eq!(value["runs"][0]["results"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        value["runs"][0]["results"].as_array().map(Vec::len),
+        Some(2)
+    );
 
     let text = unused(&repo, "text");
     assert_eq!(text.status, 1);
-    assert!(text.stdout.contains("declares `read:people` in staging"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("declares `read:people` in staging"),
+        "{}",
+        text.stdout
+    );
 
     // Once the code needs them, nothing is unused.
     repo.write(
@@ -166,7 +184,10 @@ fn check_reports_an_undeclared_scope_at_the_literal() {
         &[("CARGO_TARGET_DIR", target.as_str())],
     );
     assert_eq!(run.status, 1, "{run:?}");
-    let findings = run.json()["findings"].as_array().cloned().unwrap_or_default();
+    let findings = run.json()["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(findings.len(), 1, "{findings:#?}");
     let finding = &findings[0];
     assert_eq!(finding["rule"], "undeclared_scope");
@@ -176,7 +197,10 @@ fn check_reports_an_undeclared_scope_at_the_literal() {
         .enumerate()
         .find_map(|(i, l)| l.find("\"delete:rows\"").map(|c| (i + 1, c + 1)))
         .expect("the literal");
-    assert_eq!((finding["line"].clone(), finding["column"].clone()), (line.into(), column.into()));
+    assert_eq!(
+        (finding["line"].clone(), finding["column"].clone()),
+        (line.into(), column.into())
+    );
     assert!(
         finding["message"]
             .as_str()

@@ -114,7 +114,10 @@ fn generate(call: &Call) -> syn::Result<TokenStream> {
         };
         Error::new(
             call.scope.span(),
-            format!("[{}] malformed scope {shown}: {error}", Rule::MalformedScope.name()),
+            format!(
+                "[{}] malformed scope {shown}: {error}",
+                Rule::MalformedScope.name()
+            ),
         )
     })?;
     let field = &call.field;

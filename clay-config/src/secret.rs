@@ -199,7 +199,9 @@ enum KeyIdentity {
     },
     Built(Arc<BuiltIdentity>),
     /// An `Option<ApiKey>` field that holds no key in the loaded environment.
-    Absent { var: &'static str },
+    Absent {
+        var: &'static str,
+    },
 }
 
 /// [`KeyIdentity`] of a key built by hand.

@@ -53,7 +53,11 @@ fn an_absent_optional_key_is_refused_by_name() {
         "`CLAY_WRITE_KEY` may not be used for `write:limited`: no key is set for it in this environment"
     );
     // A present key's refusal is not an absent one.
-    assert!(!reader_for_people(&production()).expect_err("denied").is_key_absent());
+    assert!(
+        !reader_for_people(&production())
+            .expect_err("denied")
+            .is_key_absent()
+    );
 }
 
 #[test]
@@ -61,6 +65,9 @@ fn refusals_never_show_a_value() {
     let clay = production();
     let denied = reader_for_people(&clay).expect_err("denied");
     for shown in [denied.to_string(), format!("{denied:?}")] {
-        assert!(!shown.contains(READ_KEY) && !shown.contains("0123456789"), "{shown}");
+        assert!(
+            !shown.contains(READ_KEY) && !shown.contains("0123456789"),
+            "{shown}"
+        );
     }
 }
