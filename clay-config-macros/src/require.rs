@@ -169,3 +169,70 @@ fn generate(call: &Call) -> syn::Result<TokenStream> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(input: &str) -> String {
+        let tokens: TokenStream = input.parse().expect("tokens");
+        expand(tokens).to_string()
+    }
+
+    #[test]
+    fn hostile_arguments_are_errors_never_panics() {
+        for input in [
+            "",
+            ",",
+            "config",
+            "config.reader",
+            "config.reader,",
+            "\"read:x\"",
+            ", \"read:x\"",
+            ".reader, \"read:x\"",
+            "config.0, \"read:x\"",
+            "config.reader, \"read:x\", \"write:y\"",
+            "config.reader, read_x",
+            "config.reader, b\"read:x\"",
+            "config.reader, \"\"",
+            "config.reader, \"read:\u{202e}x\"",
+        ] {
+            let output = expand_str(input);
+            assert!(output.contains("compile_error"), "{input}: {output}");
+        }
+    }
+
+    #[test]
+    fn a_pasted_key_is_never_echoed() {
+        let output = expand_str("config.reader, \"sk_live_4eC39HqLyjWDarjtT1zdp7dc\"");
+        assert!(output.contains("[malformed_scope]"), "{output}");
+        assert!(!output.contains("4eC39HqLyjWDarjtT1zdp7dc"), "{output}");
+    }
+
+    #[test]
+    fn a_valid_call_probes_every_covering_scope() {
+        let output = expand_str("(*cfg).reader, \"read:tables.rows\",");
+        assert!(!output.contains("compile_error"), "{output}");
+        assert!(output.contains("__clay_key_reader"), "{output}");
+        // read:tables.rows, read:*, read:tables.*, and the same three with `*`.
+        assert_eq!(output.matches("Probe ::").count(), 6, "{output}");
+    }
+
+    #[test]
+    fn scopes_spell_distinct_types_across_chunk_boundaries() {
+        let scopes = [
+            "read:abcdefghijk",  // 16 bytes: one full chunk
+            "read:abcdefghijkl", // 17 bytes: a second chunk
+            "read:abcdefghij",
+            "read:abcdefghijk.*",
+        ];
+        let spelled: Vec<String> = scopes.iter().map(|s| scope_type(s).to_string()).collect();
+        for (i, a) in spelled.iter().enumerate() {
+            for b in &spelled[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(spelled[0].matches("Chunk").count(), 1);
+        assert_eq!(spelled[1].matches("Chunk").count(), 2);
+    }
+}
