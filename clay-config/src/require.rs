@@ -1,4 +1,4 @@
-//! What [`require!`](crate::require) expands to: the run-time [`ApiKey::require`], and a
+//! What [`require!`](crate::require!) expands to: the run-time [`ApiKey::require`], and a
 //! question the type checker answers at build time, "does some declaration of this field cover
 //! the asked scope?".
 //!

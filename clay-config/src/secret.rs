@@ -354,7 +354,7 @@ pub struct ScopeDenied {
 
 impl ScopeDenied {
     /// The refusal for an `Option<ApiKey>` field that holds no key in the loaded environment:
-    /// no key, no scope. Used by [`require!`](crate::require); allocates nothing for scopes up
+    /// no key, no scope. Used by `clay_config::require!`; allocates nothing for scopes up
     /// to 30 bytes.
     ///
     /// ```
