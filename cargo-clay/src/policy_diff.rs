@@ -50,6 +50,10 @@ pub struct Args {
     /// instead of from the derive during `cargo check`.
     #[arg(long, value_name = "FILE")]
     pub manifest_json: Option<PathBuf>,
+    /// The policy file, when the crate names one in `#[clay(policy = "…")]` (relative to the
+    /// current directory); default: the policy in force for the crate.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Do not check the crate's declarations against the new policy (no build).
     #[arg(long, conflicts_with = "manifest_json")]
     pub no_declarations: bool,
@@ -374,7 +378,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
         Err(_) if args.manifest_path.is_none() => util::dir_arg(None)?,
         Err(error) => return Err(error),
     };
-    let location = clay_policy::find_policy(&dir, None);
+    let location = match &args.policy {
+        Some(path) => {
+            let written = path
+                .to_str()
+                .ok_or_else(|| Error::Usage("the policy path is not valid UTF-8".to_owned()))?;
+            clay_policy::find_policy(&util::dir_arg(None)?, Some(written))
+        }
+        None => clay_policy::find_policy(&dir, None),
+    };
     let new = location.load().map_err(|e| Error::Usage(e.to_string()))?;
     let new_name = location.shown().to_owned();
     let (old, old_name) = policy_at(&dir, &args.rev, &location)?;

@@ -176,6 +176,28 @@ fn a_wider_working_tree_policy_exits_1_and_says_what_widens() {
 }
 
 #[test]
+fn a_named_policy_file_is_compared_at_the_revision() {
+    let repo = Repo::new();
+    repo.write("config/tight.toml", COMMITTED);
+    repo.commit_all("a policy named by the attribute");
+    repo.write("config/tight.toml", WIDER);
+    let run = cargo_clay(
+        repo.path(),
+        &[
+            "policy",
+            "diff",
+            "--policy",
+            "config/tight.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    assert_eq!(run.json()["old"], "HEAD:config/tight.toml");
+    assert_eq!(changes(&run).len(), 4, "{}", run.stdout);
+}
+
+#[test]
 fn a_narrower_policy_exits_0() {
     let repo = repo_with_policy(COMMITTED);
     repo.write("clay-policy.toml", NARROWER);
