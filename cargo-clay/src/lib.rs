@@ -16,9 +16,11 @@ pub mod audit;
 pub mod audit_log;
 pub mod check;
 pub mod policy;
+pub mod policy_diff;
 pub mod report;
 pub mod scan;
 pub mod scopes;
+pub mod unused;
 mod util;
 pub mod verify_key;
 

@@ -1,4 +1,5 @@
-//! `cargo clay policy [--default] [--policy FILE]`: the least-privilege table as TOML.
+//! `cargo clay policy [--default] [--policy FILE]`: the least-privilege table as TOML;
+//! `cargo clay policy diff [REV]` is in [`crate::policy_diff`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,9 @@ use crate::{Error, Outcome, util};
 /// Arguments of `cargo clay policy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
+    /// `diff [REV]`: what the working tree's policy widens and narrows against `REV`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Print the built-in table, whatever the crate has.
     #[arg(long = "default", conflicts_with = "policy")]
     pub builtin: bool,
@@ -20,6 +24,15 @@ pub struct Args {
     /// The crate's `Cargo.toml`; default: the nearest one from the current directory.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
+}
+
+/// Subcommands of `cargo clay policy`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The policy in force at a git revision (default `HEAD`) against the working tree: per
+    /// environment what widens and what narrows, and the declarations the new policy rejects.
+    /// Exit status 1 when anything widens.
+    Diff(crate::policy_diff::Args),
 }
 
 /// The policy in force for the crate or repository at `root`: `explicit` when given, else what
@@ -43,6 +56,9 @@ pub fn load_policy(root: &Path, explicit: Option<&Path>) -> Result<Policy, Error
 
 /// Runs `cargo clay policy`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
+    if let Some(Command::Diff(diff)) = &args.command {
+        return crate::policy_diff::run(diff, out);
+    }
     if args.builtin {
         out.write_all(Policy::builtin().to_toml().as_bytes())?;
         return Ok(Outcome::Clean);

@@ -50,6 +50,10 @@ pub struct Args {
     /// An audit log (clay-config's file sink): report the declared scopes it never saw used.
     #[arg(long, value_name = "AUDIT_LOG")]
     pub usage: Option<PathBuf>,
+    /// Report the declared scopes that no `require!`, `require("…")` or `allows("…")` in the
+    /// crate's non-test code needs (exit status 1 when there are any).
+    #[arg(long)]
+    pub unused: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -143,6 +147,9 @@ pub struct FieldJson {
     /// Scopes per environment, for keys.
     #[serde(default)]
     pub scopes: BTreeMap<String, Vec<String>>,
+    /// `#[clay(public)]`: a setting named like a secret that really is public.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// The id of the `--usage` finding.
@@ -179,6 +186,22 @@ pub const MANIFEST_DIR_VAR: &str = "CLAY_MANIFEST_DIR";
 
 /// The export: see the module documentation.
 fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
+    let (manifests, failure) = export_even_if_rejected(manifest_path)?;
+    match failure {
+        Some(stderr) => Err(Error::Usage(format!(
+            "`cargo check` failed, so some declarations may be missing; `cargo clay check` \
+             shows clay-config's errors:\n{stderr}"
+        ))),
+        None => Ok(manifests),
+    }
+}
+
+/// The export, and `cargo check`'s standard error when the build failed. The derive exports
+/// a struct's declarations even when the policy rejects them, so a build that fails only on
+/// clay-config's own checks still yields every declaration.
+pub(crate) fn export_even_if_rejected(
+    manifest_path: Option<&Path>,
+) -> Result<(Vec<ManifestJson>, Option<String>), Error> {
     let crate_dir = util::crate_dir(manifest_path)?;
     let manifest = crate_dir.join("Cargo.toml");
     let metadata = cargo_metadata(&manifest)?;
@@ -251,13 +274,11 @@ fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
         }
     }
     let _ = std::fs::remove_dir_all(&export_dir);
-    if !output.status.success() {
-        return Err(Error::Usage(format!(
-            "`cargo check` failed, so some declarations may be missing; `cargo clay check` \
-             shows clay-config's errors:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        )));
-    }
+    let failure = (!output.status.success()).then(|| {
+        String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_owned()
+    });
     let base = util::git_toplevel(&crate_dir).unwrap_or_else(|| crate_dir.clone());
     let base = std::fs::canonicalize(&base).unwrap_or(base);
     for manifest in &mut manifests {
@@ -287,7 +308,7 @@ fn export(manifest_path: Option<&Path>) -> Result<Vec<ManifestJson>, Error> {
             &b.target,
         ))
     });
-    Ok(manifests)
+    Ok((manifests, failure))
 }
 
 /// The Rust file under `dir` that names the variable `"var"` (where the struct declares it).
@@ -870,10 +891,13 @@ fn table(manifests: &[ManifestJson]) -> String {
 /// Runs `cargo clay scopes`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
     let manifests = manifests(args)?;
-    let findings = match &args.usage {
+    let mut findings = match &args.usage {
         Some(log) => unused(&manifests, log)?,
         None => Vec::new(),
     };
+    if args.unused {
+        findings.extend(crate::unused::run(args, &manifests)?);
+    }
     let mut report = Report::new(
         "scopes",
         vec![RuleInfo::new(
@@ -893,7 +917,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, Error> {
     match args.format {
         Format::Text => {
             out.write_all(table(&manifests).as_bytes())?;
-            if args.usage.is_some() {
+            if args.usage.is_some() || args.unused {
                 out.write_all(report.to_text().as_bytes())?;
             }
         }

@@ -1,7 +1,7 @@
 //! The parsed model of a config struct: every field with its kind and its attributes, every
 //! value with its span.
 
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type, Visibility};
 
 use clay_policy::{FieldKind, Rule};
 
@@ -18,6 +18,8 @@ pub(crate) struct Container<'a> {
 /// One named field.
 pub(crate) struct Field<'a> {
     pub(crate) ident: &'a Ident,
+    /// The field's visibility, given to the hidden items `require!` reaches it through.
+    pub(crate) vis: &'a Visibility,
     /// The type as written.
     pub(crate) ty: &'a Type,
     /// The type inside `Option<…>`, or `ty`.
@@ -81,6 +83,7 @@ impl<'a> Container<'a> {
                 }
                 Some(Field {
                     ident,
+                    vis: &field.vis,
                     ty: &field.ty,
                     value_ty: shape.value_ty,
                     kind: shape.kind,

@@ -64,7 +64,11 @@ pub(crate) fn expand(container: &Container<'_>, policy: &ResolvedPolicy) -> Toke
             }
         });
 
+    let require_support = require_support(container);
+
     quote! {
+        #require_support
+
         #[automatically_derived]
         impl ::clay_config::ClayConfig for #ident {
             fn manifest() -> &'static ::clay_config::Manifest {
@@ -92,6 +96,61 @@ pub(crate) fn expand(container: &Container<'_>, policy: &ResolvedPolicy) -> Toke
                 #(#visits)*
             }
         }
+    }
+}
+
+/// What `require!` reaches a key field through: a hidden method per key field, with the
+/// field's visibility, and `Declares` for every scope it declares in any environment.
+fn require_support(container: &Container<'_>) -> TokenStream {
+    let ident = container.ident;
+    let keys: Vec<_> = container
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| field.kind == FieldKind::ApiKey)
+        .collect();
+    if keys.is_empty() {
+        return TokenStream::new();
+    }
+    let methods = keys.iter().map(|(index, field)| {
+        let method = crate::require::key_method(field.ident);
+        let vis = field.vis;
+        let var = field.attrs.env.as_ref().map_or("", |e| e.text.as_str());
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            #[inline]
+            #vis fn #method(&self) -> ::clay_config::__private::KeyField<Self, #index> {
+                ::clay_config::__private::KeyField::new(#var)
+            }
+        }
+    });
+    let declarations = keys.iter().flat_map(|(index, field)| {
+        let mut declared: Vec<String> = field
+            .attrs
+            .scopes
+            .iter()
+            .flat_map(|s| &s.lists)
+            .flat_map(|list| &list.scopes)
+            .filter_map(|scope| clay_policy::Scope::parse(&scope.text).ok())
+            .map(|scope| scope.as_str().to_owned())
+            .collect();
+        declared.sort();
+        declared.dedup();
+        declared.into_iter().map(move |scope| {
+            let spelled = crate::require::scope_type(&scope);
+            quote! {
+                #[automatically_derived]
+                impl ::clay_config::__private::Declares<#index, #spelled> for #ident {}
+            }
+        })
+    });
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#methods)*
+        }
+        #(#declarations)*
     }
 }
 

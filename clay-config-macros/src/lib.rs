@@ -16,6 +16,7 @@ mod dummy;
 mod expand;
 mod export;
 mod policy;
+mod require;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -35,11 +36,17 @@ pub fn derive_clay_config(input: TokenStream) -> TokenStream {
     derive(&input).into()
 }
 
+/// `clay_config::require!(config.field, "action:resource")`: see the `clay-config` crate.
+#[proc_macro]
+pub fn require(input: TokenStream) -> TokenStream {
+    require::expand(input.into()).into()
+}
+
 fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
     let ctxt = ctxt::Ctxt::new();
     let Some(container) = ast::Container::from_ast(&ctxt, input) else {
         let errors = ctxt.check().err().unwrap_or_default();
-        return dummy::stub(&input.ident, None, errors);
+        return dummy::stub(input, None, errors);
     };
     let outcome = policy::resolve(&ctxt, container.attrs.policy.as_ref());
     let (policy, tracked) = match &outcome {
@@ -52,8 +59,14 @@ fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
             export::export(&container, resolved);
             expand::expand(&container, resolved)
         }
-        (Ok(()), PolicyOutcome::Failed { .. }) => dummy::stub(&input.ident, tracked, Vec::new()),
-        (Err(errors), _) => dummy::stub(&input.ident, tracked, errors),
+        (Ok(()), PolicyOutcome::Failed { .. }) => dummy::stub(input, tracked, Vec::new()),
+        (Err(errors), PolicyOutcome::Resolved(resolved)) => {
+            // The declarations are exported even when the policy rejects them: `cargo clay
+            // policy diff` lists what a new policy would reject.
+            export::export(&container, resolved);
+            dummy::stub(input, tracked, errors)
+        }
+        (Err(errors), PolicyOutcome::Failed { .. }) => dummy::stub(input, tracked, errors),
     }
 }
 

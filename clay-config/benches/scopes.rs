@@ -1,5 +1,5 @@
-//! `ApiKey::require` against a plain `HashSet<String>` lookup, measured in the same run, and
-//! the time of a `load_from` of a 10-key config.
+//! `ApiKey::require` against a plain `HashSet<String>` lookup, measured in the same run,
+//! `require!` against `ApiKey::require`, and the time of a `load_from` of a 10-key config.
 //!
 //! `cargo bench -p clay-config --bench scopes`
 
@@ -56,6 +56,13 @@ struct OneKey {
     key: Option<ApiKey>,
 }
 
+/// A key with different scopes in staging and production.
+#[derive(ClayConfig)]
+struct TwoEnvironments {
+    #[clay(env = "CLAY_KEY", scopes(staging = ["read:tables"], production = ["read:rows"]))]
+    key: Option<ApiKey>,
+}
+
 fn require(c: &mut Criterion) {
     let loaded = OneKey::load_from([
         ("CLAY_ENV", "staging"),
@@ -89,6 +96,50 @@ fn require(c: &mut Criterion) {
     group.finish();
 }
 
+/// `require!` against `ApiKey::require` on the same key, in the same run: the build-time check
+/// must add nothing at run time.
+fn require_macro(c: &mut Criterion) {
+    let loaded = OneKey::load_from([
+        ("CLAY_ENV", "staging"),
+        ("CLAY_KEY", "sk_test_0123456789abcdefghijklmn"),
+    ])
+    .expect("the benchmark config loads");
+    let absent = OneKey::load_from([("CLAY_ENV", "production")]).expect("no key in production");
+    let mut group = c.benchmark_group("require!");
+    group.bench_function("require! granted (Option<ApiKey> field)", |b| {
+        b.iter(|| clay_config::require!(black_box(&loaded).key, "write:limited").is_ok())
+    });
+    group.bench_function("key.require granted (baseline)", |b| {
+        b.iter(|| {
+            black_box(&loaded)
+                .key
+                .as_ref()
+                .is_some_and(|key| key.require(black_box("write:limited")).is_ok())
+        })
+    });
+    // Declared for production, asked in staging: it builds, and is refused at run time.
+    let staging = TwoEnvironments::load_from([
+        ("CLAY_ENV", "staging"),
+        ("CLAY_KEY", "sk_test_0123456789abcdefghijklmn"),
+    ])
+    .expect("the benchmark config loads");
+    group.bench_function("require! denied", |b| {
+        b.iter(|| clay_config::require!(black_box(&staging).key, "read:rows").is_err())
+    });
+    group.bench_function("key.require denied (baseline)", |b| {
+        b.iter(|| {
+            black_box(&staging)
+                .key
+                .as_ref()
+                .is_some_and(|key| key.require(black_box("read:rows")).is_err())
+        })
+    });
+    group.bench_function("require! on an absent key", |b| {
+        b.iter(|| clay_config::require!(black_box(&absent).key, "write:limited").is_err())
+    });
+    group.finish();
+}
+
 fn load(c: &mut Criterion) {
     let vars = ten_key_vars();
     assert!(
@@ -105,6 +156,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = require, load
+    targets = require, require_macro, load
 }
 criterion_main!(benches);

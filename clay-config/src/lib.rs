@@ -34,6 +34,7 @@ extern crate self as clay_config;
 pub mod audit;
 mod load;
 mod manifest;
+mod require;
 mod secret;
 mod settings;
 #[cfg(feature = "webhook")]
@@ -54,6 +55,76 @@ pub use clay_policy as policy;
 /// implements [`ClayConfig`].
 #[cfg(feature = "derive")]
 pub use clay_config_macros::ClayConfig;
+
+/// `require!(config.field, "action:resource")`: [`ApiKey::require`] with the scope checked at
+/// build time against the field's declarations.
+///
+/// The same result as `config.field.require("action:resource")`, `Result<&ApiKey,
+/// ScopeDenied>`; on an `Option<ApiKey>` field, `require` on the key when one is loaded and
+/// [`ScopeDenied::key_absent`] when none is. The build fails when no environment's declaration
+/// of `field` covers the scope (`[undeclared_scope]`, on the literal), or when the literal is
+/// not a scope (`[malformed_scope]`): a refusal that would otherwise surface in production the
+/// first time that path runs. Any environment counts, since the key may be loaded in any of
+/// them; the run-time check still decides for the loaded one.
+///
+/// `config` is any expression of the config type or a reference to it; `field` a key field of a
+/// struct with `#[derive(ClayConfig)]`. The check is made by the type checker, so `cargo check`
+/// and rust-analyzer report it, and nothing of it runs: at run time this is exactly the
+/// `require` call.
+///
+/// ```
+/// use clay_config::{ApiKey, ClayConfig, ScopeDenied};
+///
+/// #[derive(ClayConfig)]
+/// struct Clay {
+///     #[clay(env = "CLAY_READ_KEY",
+///            scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
+///     reader: ApiKey,
+///     #[clay(env = "CLAY_WRITE_KEY", scopes(staging = ["write:limited"], production = ["write:rows"]))]
+///     writer: Option<ApiKey>,
+/// }
+///
+/// fn read_people(clay: &Clay) -> Result<&ApiKey, ScopeDenied> {
+///     // `read:*` in development and staging covers it: declared, so this builds.
+///     clay_config::require!(clay.reader, "read:people")
+/// }
+///
+/// let production = Clay::load_from([
+///     ("CLAY_ENV", "production"),
+///     ("CLAY_READ_KEY", "sk_live_0123456789abcdefghijklmn"),
+///     ("CLAY_WRITE_KEY", "sk_live_nmlkjihgfedcba9876543210"),
+/// ])?;
+/// assert!(clay_config::require!(production.reader, "read:tables").is_ok());
+/// assert!(clay_config::require!(production.writer, "write:rows").is_ok());
+/// // Declared for development and staging, not granted in production: refused at run time.
+/// assert_eq!(read_people(&production).unwrap_err().environment(), "production");
+///
+/// // No writer key in development: refused, naming the variable.
+/// let development = Clay::load_from([("CLAY_READ_KEY", "sk_test_0123456789abcdefghijklmn")])?;
+/// let absent = clay_config::require!(development.writer, "write:rows").unwrap_err();
+/// assert!(absent.is_key_absent());
+/// assert_eq!(absent.var(), "CLAY_WRITE_KEY");
+/// # Ok::<(), clay_config::LoadError>(())
+/// ```
+///
+/// A scope no environment declares for the field does not build:
+///
+/// ```compile_fail
+/// use clay_config::{ApiKey, ClayConfig};
+///
+/// #[derive(ClayConfig)]
+/// struct Clay {
+///     #[clay(env = "CLAY_READ_KEY",
+///            scopes(development = ["read:*"], staging = ["read:*"], production = ["read:tables"]))]
+///     reader: ApiKey,
+/// }
+///
+/// fn write_rows(clay: &Clay) {
+///     let _ = clay_config::require!(clay.reader, "write:rows"); // [undeclared_scope]
+/// }
+/// ```
+#[cfg(feature = "derive")]
+pub use clay_config_macros::require;
 
 /// A config struct checked by `#[derive(ClayConfig)]`.
 ///
@@ -117,4 +188,8 @@ pub trait ClayConfig: Sized {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::load::Loader;
+    pub use crate::require::{
+        Chunk, Declares, End, FieldKey, KeyField, No, Or, Probe, ProbeDeclared, ProbeUndeclared,
+        Yes, or,
+    };
 }

@@ -198,6 +198,10 @@ enum KeyIdentity {
         declared: &'static crate::EnvironmentScopes,
     },
     Built(Arc<BuiltIdentity>),
+    /// An `Option<ApiKey>` field that holds no key in the loaded environment.
+    Absent {
+        var: &'static str,
+    },
 }
 
 /// [`KeyIdentity`] of a key built by hand.
@@ -212,6 +216,7 @@ impl KeyIdentity {
         match self {
             KeyIdentity::Declared { var, .. } => var,
             KeyIdentity::Built(built) => &built.var,
+            KeyIdentity::Absent { var } => var,
         }
     }
 
@@ -219,6 +224,9 @@ impl KeyIdentity {
         match self {
             KeyIdentity::Declared { declared, .. } => declared.environment,
             KeyIdentity::Built(built) => &built.environment,
+            // The config does not keep the environment it was loaded for; an absent key is
+            // absent in whichever one that was.
+            KeyIdentity::Absent { .. } => "",
         }
     }
 
@@ -229,6 +237,7 @@ impl KeyIdentity {
                 f.write_str("nothing")
             }
             KeyIdentity::Declared { declared, .. } => f.write_str(&declared.scopes.join(", ")),
+            KeyIdentity::Absent { .. } => f.write_str("nothing"),
         }
     }
 }
@@ -344,6 +353,33 @@ pub struct ScopeDenied {
 }
 
 impl ScopeDenied {
+    /// The refusal for an `Option<ApiKey>` field that holds no key in the loaded environment:
+    /// no key, no scope. Used by `clay_config::require!`; allocates nothing for scopes up
+    /// to 30 bytes.
+    ///
+    /// ```
+    /// use clay_config::ScopeDenied;
+    ///
+    /// let denied = ScopeDenied::key_absent("CLAY_WRITE_KEY", "write:rows");
+    /// assert!(denied.is_key_absent());
+    /// assert_eq!(denied.environment(), "");
+    /// assert_eq!(
+    ///     denied.to_string(),
+    ///     "`CLAY_WRITE_KEY` may not be used for `write:rows`: no key is set for it in this environment"
+    /// );
+    /// ```
+    pub fn key_absent(var: &'static str, scope: &str) -> Self {
+        ScopeDenied {
+            key: KeyIdentity::Absent { var },
+            scope: ScopeText::new(scope),
+        }
+    }
+
+    /// True when the refusal is for a key that is not there at all ([`key_absent`](Self::key_absent)).
+    pub fn is_key_absent(&self) -> bool {
+        matches!(self.key, KeyIdentity::Absent { .. })
+    }
+
     /// The key's variable.
     pub fn var(&self) -> &str {
         self.key.var()
@@ -352,7 +388,8 @@ impl ScopeDenied {
     pub fn scope(&self) -> &str {
         self.scope.as_str()
     }
-    /// The environment the key was loaded for.
+    /// The environment the key was loaded for; empty for an absent key, since the config does
+    /// not record which environment it was loaded for.
     pub fn environment(&self) -> &str {
         self.key.environment()
     }
@@ -371,6 +408,14 @@ impl Eq for ScopeDenied {}
 
 impl fmt::Display for ScopeDenied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_key_absent() {
+            return write!(
+                f,
+                "`{}` may not be used for `{}`: no key is set for it in this environment",
+                self.var(),
+                self.scope()
+            );
+        }
         write!(
             f,
             "`{}` may not be used for `{}` in `{}` (granted: ",

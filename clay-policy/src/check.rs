@@ -47,11 +47,13 @@ pub enum Rule {
     /// A setting whose variable is named like a secret (`…_KEY`, `…_TOKEN`, …) and is not
     /// marked `public`.
     SecretAsSetting,
+    /// `clay_config::require!` asks for a scope no environment's declaration of the field covers.
+    UndeclaredScope,
 }
 
 impl Rule {
     /// Every rule, in the order of the rule table (rules added later at the end).
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::ExcessiveScope,
         Rule::WildcardScope,
         Rule::MixedReadWrite,
@@ -69,6 +71,7 @@ impl Rule {
         Rule::UnknownAttribute,
         Rule::DuplicateAttribute,
         Rule::SecretAsSetting,
+        Rule::UndeclaredScope,
     ];
 
     /// The pinned name, e.g. `excessive_scope`.
@@ -91,6 +94,7 @@ impl Rule {
             Rule::UnknownAttribute => "unknown_attribute",
             Rule::DuplicateAttribute => "duplicate_attribute",
             Rule::SecretAsSetting => "secret_as_setting",
+            Rule::UndeclaredScope => "undeclared_scope",
         }
     }
 
@@ -126,6 +130,9 @@ impl Rule {
             Rule::DuplicateAttribute => "An attribute key given twice.",
             Rule::SecretAsSetting => {
                 "A secret-named variable loaded as a plain setting, whose value `Debug` would print."
+            }
+            Rule::UndeclaredScope => {
+                "Code asks a key for a scope that none of its declarations covers."
             }
         }
     }

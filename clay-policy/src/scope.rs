@@ -104,6 +104,49 @@ impl Scope {
         )
     }
 
+    /// Every scope that [`covers`](Self::covers) `self`, `self` first: a short, finite list
+    /// (the action or `*`, times the resource, `*`, and each `p.*` above the resource).
+    ///
+    /// `clay_config::require!` uses it to ask the type system whether a field declares any of
+    /// them, so the question is answered by `cargo check`, without evaluating anything.
+    ///
+    /// ```
+    /// use clay_policy::Scope;
+    ///
+    /// let asked: Scope = "read:tables.rows".parse()?;
+    /// let covering: Vec<String> = asked.covering_scopes().iter().map(|s| s.to_string()).collect();
+    /// assert_eq!(
+    ///     covering,
+    ///     ["read:tables.rows", "read:*", "read:tables.*", "*:tables.rows", "*:*", "*:tables.*"]
+    /// );
+    /// # Ok::<(), clay_policy::ScopeError>(())
+    /// ```
+    pub fn covering_scopes(&self) -> Vec<Scope> {
+        let resource = self.resource();
+        let mut resources = vec![resource.to_owned()];
+        if resource != "*" {
+            resources.push("*".to_owned());
+            // `p.*` covers everything strictly below `p`: each proper prefix of the path, and
+            // the path itself when the resource is already `path.*` (then it is `resource`).
+            let path = resource.strip_suffix(".*").unwrap_or(resource);
+            let ends: Vec<usize> = path.match_indices('.').map(|(i, _)| i).collect();
+            resources.extend(ends.iter().map(|&end| format!("{}.*", &path[..end])));
+        }
+        let mut actions = vec![self.action()];
+        if self.action() != "*" {
+            actions.push("*");
+        }
+        actions
+            .iter()
+            .flat_map(|action| {
+                resources.iter().map(move |resource| Scope {
+                    colon: action.len(),
+                    text: format!("{action}:{resource}").into_boxed_str(),
+                })
+            })
+            .collect()
+    }
+
     /// The resource's path without a trailing `.*` (`tables` for `tables.*`), or `None` for `*`.
     pub fn resource_path(&self) -> Option<&str> {
         let resource = self.resource();

@@ -95,3 +95,41 @@ proptest! {
         prop_assert_eq!(set.allows_str(&asked), expected, "{} asked {}", set, asked);
     }
 }
+
+/// A scope near `base`: the same, a prefix wildcard of it, or another generated one, so that
+/// the pairs below cover each other often enough to test both answers.
+fn near(base: Scope) -> impl Strategy<Value = (Scope, Scope)> {
+    let candidates = base.covering_scopes();
+    (
+        prop_oneof![
+            2 => prop::sample::select(candidates),
+            1 => scope(),
+        ],
+        Just(base),
+    )
+}
+
+proptest! {
+    /// `covering_scopes` is exactly the set of scopes that `covers` says cover a scope: what
+    /// `require!` asks the type system is what the run-time check answers.
+    #[test]
+    fn covering_scopes_agree_with_covers((declared, asked) in scope().prop_flat_map(near)) {
+        let covering = asked.covering_scopes();
+        prop_assert_eq!(
+            declared.covers(&asked),
+            covering.contains(&declared),
+            "{} vs {}: {:?}", declared, asked, covering
+        );
+    }
+
+    #[test]
+    fn covering_scopes_are_valid_distinct_and_cover(asked in scope()) {
+        let covering = asked.covering_scopes();
+        prop_assert_eq!(covering.first(), Some(&asked));
+        for (i, scope) in covering.iter().enumerate() {
+            prop_assert_eq!(Scope::parse(scope.as_str()), Ok(scope.clone()));
+            prop_assert!(scope.covers(&asked), "{} does not cover {}", scope, asked);
+            prop_assert!(!covering[..i].contains(scope), "{} twice", scope);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+// A struct whose derive fails: its own errors, and nothing at the `require!` calls.
+use clay_config::{ApiKey, ClayConfig};
+
+#[derive(ClayConfig)]
+struct Clay {
+    #[clay(env = "CLAY_READ_KEY", scopes(development = ["read:*"], staging = ["read:*"], production = ["read:*"]))]
+    reader: ApiKey,
+}
+
+fn main() {
+    let clay = Clay::load().unwrap();
+    let _ = clay_config::require!(clay.reader, "write:rows");
+    let _ = clay_config::require!(&clay.reader, "read:tables");
+}
