@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use clay_config::{ApiKey, ClayConfig, Secret, WebhookSecret};
 
-/// DESIGN.md's example config, with two more settings: what the end-to-end tests load.
+/// The example config of the docs, with two more settings: what the end-to-end tests load.
 #[derive(ClayConfig, Debug)]
 pub struct Clay {
     /// Reads enrichment tables.

@@ -61,7 +61,7 @@ enum Command {
     Policy(policy::Args),
     /// Leaked keys in the working tree and, with `--history`, in all of git history.
     Scan(scan::Args),
-    /// The seed's security checklist over a repository.
+    /// The security checklist of Clay's security practice over a repository.
     Audit(audit::Args),
     /// Checks that the key in an environment variable is accepted (rotation step 3).
     VerifyKey(verify_key::Args),

@@ -1,4 +1,4 @@
-//! `cargo clay verify-key`: step 3 of the seed's rotation, "verify new key works".
+//! `cargo clay verify-key`: step 3 of a key rotation in Clay's security practice, "verify new key works".
 //!
 //! Sends one request with the key from an environment variable and reports `valid` (2xx),
 //! `invalid` (401 or 403), `unexpected` (any other status) or `unreachable`. The key is sent
@@ -22,7 +22,7 @@ pub const CLAY_KEY_HEADER: &str = "clay-api-key";
 pub enum Auth {
     /// In a header (`--header`, default `clay-api-key`), as Clay's public API takes it.
     Header,
-    /// `Authorization: Bearer <key>`, as the seed's `curl` does.
+    /// `Authorization: Bearer <key>`, as the `curl` of Clay's rotation steps does.
     Bearer,
 }
 

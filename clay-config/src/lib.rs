@@ -193,3 +193,8 @@ pub mod __private {
         Yes, or,
     };
 }
+
+/// The reference of `#[derive(ClayConfig)]`: attributes, the policy in force, the policy file,
+/// and every rule with the compiler's real output.
+#[doc = include_str!("../docs/derive.md")]
+pub mod _derive {}

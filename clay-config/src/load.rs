@@ -576,7 +576,7 @@ impl Loader {
             return None;
         }
         // Separate service accounts: two API keys may not share a value. (Other secrets may
-        // legitimately coincide with each other; DESIGN.md pins the rule to key fields.)
+        // legitimately coincide with each other: the rule is about separate service accounts.)
         if field.kind != FieldKind::ApiKey {
             return Some(value);
         }

@@ -10,13 +10,13 @@ use crate::raw::{RawCatalog, RawEnvironment, RawPolicy, RawScan};
 use crate::scope::{Scope, ScopeSet};
 use crate::suggest::did_you_mean;
 
-/// The built-in policy: the seed's least-privilege table, as TOML.
+/// The built-in policy: the least-privilege table of Clay's security practice, as TOML.
 ///
 /// Development `read:*`; staging `read:*`, `write:limited`; production any concrete `read:` or
 /// `write:` scope (the `*` in the allow list is usable only as a bound, since `wildcards = false`
 /// forbids declaring one), with read and write on separate keys; live keys only in production;
 /// rotation at 90 days, a warning at 75.
-pub const BUILTIN_POLICY_TOML: &str = r#"# The built-in least-privilege table (the seed's "Apply Least Privilege").
+pub const BUILTIN_POLICY_TOML: &str = r#"# The built-in least-privilege table (Clay's security practice: "Apply Least Privilege").
 [environments.development]
 allow = ["read:*"]
 wildcards = true
@@ -683,7 +683,7 @@ mod tests {
     }
 
     #[test]
-    fn builtin_is_the_seed_table() {
+    fn builtin_is_the_practice_table() {
         let p = Policy::builtin();
         assert_eq!(p.source(), &PolicySource::BuiltIn);
         let names: Vec<_> = p.environment_names().collect();

@@ -1,5 +1,5 @@
 //! End to end: derived configs loaded with `load_from` in each environment, and every loading
-//! rule of DESIGN.md's "Loading" section.
+//! loading rule.
 
 use clay_config::{ClayConfig, LoadError};
 use clay_config_tests::{Clay, days_ago};

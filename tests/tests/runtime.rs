@@ -1,4 +1,4 @@
-//! The runtime rules of issue 3: environment-bound keys with a custom `[keys]` table, rotation
+//! The runtime rules: environment-bound keys with a custom `[keys]` table, rotation
 //! age, the `CLAY_CONFIG` settings file, `.env` in development only, the `CLAY_POLICY` re-check,
 //! non-UTF-8 values, and warnings returned and emitted through `tracing`.
 
