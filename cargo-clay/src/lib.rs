@@ -19,6 +19,7 @@ pub mod policy;
 pub mod report;
 pub mod scan;
 pub mod scopes;
+pub mod source;
 mod util;
 pub mod verify_key;
 
@@ -57,9 +58,9 @@ enum Command {
     Scopes(scopes::Args),
     /// The policy in force (the crate's `clay-policy.toml`), or the built-in one, as TOML.
     Policy(policy::Args),
-    /// Leaked keys in the working tree and, with `--history`, in all of git history.
+    /// Leaked keys in the working tree, the index (`--staged`) or git history (`--history`).
     Scan(scan::Args),
-    /// The seed's security checklist over a repository.
+    /// The security checklist of Clay's security practice over a repository.
     Audit(audit::Args),
     /// Checks that the key in an environment variable is accepted (rotation step 3).
     VerifyKey(verify_key::Args),
