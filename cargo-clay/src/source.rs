@@ -32,11 +32,11 @@
 //!     #[cfg(test)]
 //!     mod tests { fn t() { x.verify_at(a, b, c); } }
 //! "#).expect("parses");
-//! let calls: Vec<_> = code.calls().iter().filter(|c| c.kind == CallKind::Method).collect();
-//! assert_eq!(calls.len(), 2); // `verify` and `ok`
-//! assert_eq!(calls[0].name(), "verify");
-//! assert_eq!(calls[0].receiver.as_deref(), Some("v"));
-//! assert_eq!((calls[0].site.line, calls[0].args), (6, 2));
+//! let methods: Vec<&str> = code.calls().iter().filter(|c| c.kind == CallKind::Method).map(|c| c.name()).collect();
+//! assert_eq!(methods, ["ok", "verify"]); // outer calls first; none from the comment, string or test
+//! let verify = code.calls().iter().find(|c| c.name() == "verify").expect("found");
+//! assert_eq!(verify.receiver.as_deref(), Some("v"));
+//! assert_eq!((verify.site.line, verify.args), (6, 2));
 //! assert!(code.names("WebhookVerifier"));
 //! assert_eq!(code.imports().len(), 1);
 //! ```
@@ -55,8 +55,8 @@ pub const MAX_SOURCE_BYTES: u64 = 2 << 20;
 /// The deepest nesting of brackets, or longest run of operators, a file may have: syn parses
 /// by recursion, and deeper input could exhaust the stack.
 const MAX_NESTING: usize = 256;
-/// The stack of the thread that parses.
-const PARSE_STACK: usize = 256 << 20;
+/// The stack of the thread that parses (ample for [`MAX_NESTING`] levels).
+const PARSE_STACK: usize = 64 << 20;
 
 /// A place in a source file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -144,6 +144,26 @@ impl Code {
     /// the path relative to `root`. Files that cannot be read or parsed are skipped with a
     /// note ([`Code::notes`]).
     pub fn read(root: &Path, prefix: &str) -> Code {
+        let root = root.to_path_buf();
+        let prefix = prefix.to_owned();
+        // One parser thread, with a stack to match the nesting allowed, for every file.
+        let parsed = std::thread::Builder::new()
+            .stack_size(PARSE_STACK)
+            .spawn(move || Code::read_here(&root, &prefix));
+        match parsed.map(std::thread::JoinHandle::join) {
+            Ok(Ok(code)) => code,
+            Ok(Err(_)) => Code {
+                notes: vec!["the Rust parser failed".to_owned()],
+                ..Code::default()
+            },
+            Err(error) => Code {
+                notes: vec![format!("could not start a parser thread: {error}")],
+                ..Code::default()
+            },
+        }
+    }
+
+    fn read_here(root: &Path, prefix: &str) -> Code {
         let mut code = Code::default();
         let files = match rust_files(root) {
             Ok((files, notes)) => {
@@ -169,7 +189,7 @@ impl Code {
                 code.notes.push(format!("{shown}: not UTF-8, not read as Rust"));
                 continue;
             };
-            match Code::from_source(&shown, &source) {
+            match parse_source(&shown, &source) {
                 Ok(file) => code.extend(file),
                 Err(message) => code.notes.push(message),
             }
@@ -180,39 +200,18 @@ impl Code {
     /// Parses one file's `source`, naming it `file` in sites. An error (naming the file and
     /// where) when it does not parse or is too deeply nested to parse safely.
     pub fn from_source(file: &str, source: &str) -> Result<Code, String> {
-        let tokens: TokenStream = source
-            .parse()
-            .map_err(|e: proc_macro2::LexError| format!("{file}:{}: not valid Rust: {e}", line_of(e.span())))?;
-        if let Some(span) = too_deep(&tokens) {
-            return Err(format!(
-                "{file}:{}: nested deeper than {MAX_NESTING} levels, not read as Rust",
-                line_of(span)
-            ));
-        }
         let file_name = file.to_owned();
         let source = source.to_owned();
-        // syn parses by recursion: on a thread with a stack to match the nesting allowed.
-        let parsed = std::thread::Builder::new()
+        std::thread::Builder::new()
             .stack_size(PARSE_STACK)
-            .spawn(move || -> Result<Code, String> {
-                let ast = syn::parse_file(&source).map_err(|e| {
-                    let start = e.span().start();
-                    format!("{file_name}:{}:{}: not valid Rust: {e}", start.line, start.column + 1)
-                })?;
-                let mut visitor = Visitor {
-                    file: &file_name,
-                    code: Code::default(),
-                };
-                visitor.visit_file(&ast);
-                Ok(visitor.code)
-            })
-            .map_err(|e| format!("{file}: could not start a parser thread: {e}"))?;
-        parsed
+            .spawn(move || parse_source(&file_name, &source))
+            .map_err(|e| format!("{file}: could not start a parser thread: {e}"))?
             .join()
             .map_err(|_| format!("{file}: the parser failed"))?
     }
 
-    /// Every call, in file order.
+    /// Every call, file by file, in the order the code is walked (an outer call before the
+    /// calls in its receiver and arguments).
     pub fn calls(&self) -> &[Call] {
         &self.calls
     }
@@ -252,6 +251,29 @@ impl Code {
         self.imports.extend(other.imports);
         self.notes.extend(other.notes);
     }
+}
+
+/// Parses one file on the current thread (which must have [`PARSE_STACK`] of stack).
+fn parse_source(file: &str, source: &str) -> Result<Code, String> {
+    let tokens: TokenStream = source
+        .parse()
+        .map_err(|e: proc_macro2::LexError| format!("{file}:{}: not valid Rust: {e}", line_of(e.span())))?;
+    if let Some(span) = too_deep(&tokens) {
+        return Err(format!(
+            "{file}:{}: nested deeper than {MAX_NESTING} levels, not read as Rust",
+            line_of(span)
+        ));
+    }
+    let ast = syn::parse_file(source).map_err(|e| {
+        let start = e.span().start();
+        format!("{file}:{}:{}: not valid Rust: {e}", start.line, start.column + 1)
+    })?;
+    let mut visitor = Visitor {
+        file,
+        code: Code::default(),
+    };
+    visitor.visit_file(&ast);
+    Ok(visitor.code)
 }
 
 /// The non-test `.rs` files under `root`, relative to it, and notes about files left out.
@@ -602,7 +624,12 @@ mod tests {
         assert!(Code::from_source("unary.rs", &unary).is_err());
         let returns = format!("fn f() {{ {}x; }}", "return ".repeat(100_000));
         assert!(Code::from_source("ret.rs", &returns).is_err());
-        let ok = format!("fn f() {{ {}x{}; }}", "!(".repeat(100), ")".repeat(100));
+        // Right under the limits: parsed, on the parser's stack.
+        let ok = format!("fn f() {{ {}x{}; }}", "!(".repeat(120), ")".repeat(120));
+        assert!(Code::from_source("ok.rs", &ok).is_ok());
+        let ok = format!("fn f() {{ {}x{}; }}", "(".repeat(250), ")".repeat(250));
+        assert!(Code::from_source("ok.rs", &ok).is_ok());
+        let ok = format!("fn f() {{ {}x; }}", "-".repeat(250));
         assert!(Code::from_source("ok.rs", &ok).is_ok());
         assert!(Code::from_source("bad.rs", "fn (").is_err());
         assert!(Code::from_source("bad.rs", "\"unterminated").is_err());

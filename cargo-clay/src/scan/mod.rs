@@ -122,7 +122,7 @@ pub struct Match {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SecretFinding {
     /// The file, relative to the repository root (or to the scanned directory outside git);
-    /// for a tag message, the tag's name; `None` for a commit message or an unreachable object.
+    /// `None` for a message or an unreachable object.
     pub file: Option<String>,
     /// 1-based line (in the file, the blob or the message).
     pub line: u64,
@@ -138,6 +138,8 @@ pub struct SecretFinding {
     pub origin: Origin,
     /// The git object that holds it, for findings in git objects.
     pub object: Option<String>,
+    /// For a tag message, the tag's name.
+    pub tag: Option<String>,
 }
 
 impl SecretFinding {
@@ -152,6 +154,7 @@ impl SecretFinding {
             fingerprint: found.fingerprint.clone(),
             origin: Origin::Tree,
             object: None,
+            tag: None,
         }
     }
 }
@@ -249,7 +252,7 @@ impl Scanner {
         threads: usize,
     ) -> Result<(Vec<SecretFinding>, Vec<String>), Error> {
         let (files, mut notes) = tree::list_files(root)?;
-        let (found, read_notes) = tree::scan_files(self, root, &files, threads);
+        let (found, read_notes) = tree::scan_files(self, root, &files, threads)?;
         notes.extend(read_notes);
         let mut findings: Vec<SecretFinding> = found
             .into_iter()
@@ -335,8 +338,9 @@ pub fn to_finding(secret: &SecretFinding) -> Finding {
             commit.as_deref().map(short).unwrap_or_default()
         ),
         (Origin::TagMessage, _) => format!(
-            "{what} (sha256 {fingerprint}…) is in the message of an annotated tag (object \
-             {object}): rotate it immediately"
+            "{what} (sha256 {fingerprint}…) is in the message of the annotated tag `{}` (object \
+             {object}): rotate it immediately",
+            secret.tag.as_deref().unwrap_or_default()
         ),
         (Origin::Unreachable(kind), _) => format!(
             "{what} (sha256 {fingerprint}…) is in an unreachable {kind} {object} (no branch, \

@@ -232,7 +232,11 @@ pub(crate) fn scan(
         drop(sender);
         let mut found = Vec::new();
         for worker in workers {
-            found.extend(worker.join().unwrap_or_default());
+            found.extend(
+                worker
+                    .join()
+                    .map_err(|_| Error::Io("a scanning thread failed".to_owned()))?,
+            );
         }
         found.extend(read?);
         Ok(found)

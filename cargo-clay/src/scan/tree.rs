@@ -180,10 +180,10 @@ pub(crate) fn scan_files(
     root: &Path,
     files: &[PathBuf],
     threads: usize,
-) -> (Vec<(usize, Match)>, Vec<String>) {
+) -> Result<(Vec<(usize, Match)>, Vec<String>), Error> {
     let next = AtomicUsize::new(0);
     let notes = Mutex::new(Vec::new());
-    let found = std::thread::scope(|scope| {
+    let found = std::thread::scope(|scope| -> Result<Vec<(usize, Match)>, Error> {
         let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| {
@@ -218,10 +218,15 @@ pub(crate) fn scan_files(
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect::<Vec<_>>()
-    });
-    (found, notes.into_inner().unwrap_or_else(|e| e.into_inner()))
+        let mut found = Vec::new();
+        for worker in workers {
+            found.extend(
+                worker
+                    .join()
+                    .map_err(|_| Error::Io("a scanning thread failed".to_owned()))?,
+            );
+        }
+        Ok(found)
+    })?;
+    Ok((found, notes.into_inner().unwrap_or_else(|e| e.into_inner())))
 }
