@@ -31,6 +31,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${BENCH_DIR:-/tmp/clay-scan-bench}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 REAL_REPO="${REAL_REPO:-}"
+REAL_NAME="${REAL_NAME:-$(basename "${REAL_REPO%/}" .git)}"
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need rg; then
@@ -286,10 +287,10 @@ ROWS=("$(history_row "generated" "$REPO")")
 if [ -n "$REAL_REPO" ]; then
     REAL="$WORK/real.git"
     git clone -q --mirror "$REAL_REPO" "$REAL"
-    ROWS+=("$(history_row "real ($(basename "$REAL_REPO"))" "$REAL")")
+    ROWS+=("$(history_row "real: $REAL_NAME" "$REAL")")
     plant "$REAL"
     "$CLAY" scan "$REAL" --history-only --format json > "$WORK/ours.json" || true
-    ROWS+=("real + 5 planted objects|$(git -C "$REAL" rev-list --all --count)|-|-|$(our_keys "$WORK/ours.json")|$(rg_keys "$REAL")")
+    ROWS+=("real: $REAL_NAME + 5 planted objects|$(git -C "$REAL" rev-list --all --count)|-|-|$(our_keys "$WORK/ours.json")|$(rg_keys "$REAL")")
 fi
 
 python3 - "$TREE_MB" "$T_CLAY" "$T_RG" "$TREE_OURS" "$TREE_RG" "$SUB_MB" "$T_DS" "$T_CLAY_SUB" "${ROWS[@]}" <<'PY'
@@ -307,7 +308,7 @@ print(f"| cargo clay scan | {tree_mb:.0f} MB | {t_clay:.2f} | {rate(tree_mb, t_c
 print(f"| rg (same patterns) | {tree_mb:.0f} MB | {t_rg:.2f} | {rate(tree_mb, t_rg):.0f} | {tree_rg} |")
 if t_ds > 0:
     print(f"| cargo clay scan | {sub_mb:.0f} MB subset | {t_clay_sub:.2f} | {rate(sub_mb, t_clay_sub):.0f} | |")
-    print(f"| detect-secrets | {sub_mb:.0f} MB subset | {t_ds:.2f} | {rate(sub_mb, t_ds):.1f} | |")
+    print(f"| detect-secrets | {sub_mb:.0f} MB subset | {t_ds:.2f} | {rate(sub_mb, t_ds):.2f} | |")
 print()
 print(f"throughput vs ripgrep: {t_rg / t_clay:.2f}x (target >= 0.8x)")
 if t_ds > 0:

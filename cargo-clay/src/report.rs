@@ -447,9 +447,9 @@ mod tests {
     fn text_output_escapes_control_characters() {
         let mut report = Report::new("scan", Vec::new());
         let name = "a\r\x1b[2Kscan: no findings\n\u{9b}\u{2066}.txt";
-        report.findings.push(
-            Finding::new("live_key", Level::Error, format!("found in `{name}`")).at(name, 1),
-        );
+        report
+            .findings
+            .push(Finding::new("live_key", Level::Error, format!("found in `{name}`")).at(name, 1));
         report.text_footer.push(format!("note: {name}"));
         let text = report.to_text();
         assert!(
@@ -457,7 +457,10 @@ mod tests {
             "{text:?}"
         );
         assert_eq!(text.lines().count(), 3, "{text}");
-        assert!(text.contains("a\\r\\x1b[2Kscan: no findings\\n\\x9b\\u{2066}.txt:1"), "{text}");
+        assert!(
+            text.contains("a\\r\\x1b[2Kscan: no findings\\n\\x9b\\u{2066}.txt:1"),
+            "{text}"
+        );
         // JSON keeps the string (escaped the JSON way).
         let json = report.to_json();
         assert_eq!(json["findings"][0]["file"], name);

@@ -177,16 +177,18 @@ impl Code {
         };
         for relative in files {
             let shown = format!("{prefix}{}", util::slash_path(&relative));
-            let source = match crate::scan::tree::read_small_file(&root.join(&relative), MAX_SOURCE_BYTES) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => continue,
-                Err(error) => {
-                    code.notes.push(format!("{error}: not read as Rust"));
-                    continue;
-                }
-            };
+            let source =
+                match crate::scan::tree::read_small_file(&root.join(&relative), MAX_SOURCE_BYTES) {
+                    Ok(Some(bytes)) => bytes,
+                    Ok(None) => continue,
+                    Err(error) => {
+                        code.notes.push(format!("{error}: not read as Rust"));
+                        continue;
+                    }
+                };
             let Ok(source) = String::from_utf8(source) else {
-                code.notes.push(format!("{shown}: not UTF-8, not read as Rust"));
+                code.notes
+                    .push(format!("{shown}: not UTF-8, not read as Rust"));
                 continue;
             };
             match parse_source(&shown, &source) {
@@ -255,9 +257,9 @@ impl Code {
 
 /// Parses one file on the current thread (which must have [`PARSE_STACK`] of stack).
 fn parse_source(file: &str, source: &str) -> Result<Code, String> {
-    let tokens: TokenStream = source
-        .parse()
-        .map_err(|e: proc_macro2::LexError| format!("{file}:{}: not valid Rust: {e}", line_of(e.span())))?;
+    let tokens: TokenStream = source.parse().map_err(|e: proc_macro2::LexError| {
+        format!("{file}:{}: not valid Rust: {e}", line_of(e.span()))
+    })?;
     if let Some(span) = too_deep(&tokens) {
         return Err(format!(
             "{file}:{}: nested deeper than {MAX_NESTING} levels, not read as Rust",
@@ -266,7 +268,11 @@ fn parse_source(file: &str, source: &str) -> Result<Code, String> {
     }
     let ast = syn::parse_file(source).map_err(|e| {
         let start = e.span().start();
-        format!("{file}:{}:{}: not valid Rust: {e}", start.line, start.column + 1)
+        format!(
+            "{file}:{}:{}: not valid Rust: {e}",
+            start.line,
+            start.column + 1
+        )
     })?;
     let mut visitor = Visitor {
         file,
@@ -319,7 +325,11 @@ fn too_deep(tokens: &TokenStream) -> Option<Span> {
                 stack.push(group.stream().into_iter());
             }
             TokenTree::Punct(punct) => {
-                run = if matches!(punct.as_char(), ';' | ',') { 0 } else { run + 1 };
+                run = if matches!(punct.as_char(), ';' | ',') {
+                    0
+                } else {
+                    run + 1
+                };
                 if run > MAX_NESTING {
                     return Some(punct.span());
                 }
@@ -346,7 +356,10 @@ fn is_test_only(attrs: &[Attribute]) -> bool {
         if path.segments.last().is_some_and(|s| s.ident == "test") {
             return true;
         }
-        path.is_ident("cfg") && attr.parse_args::<Meta>().is_ok_and(|meta| cfg_test_only(&meta))
+        path.is_ident("cfg")
+            && attr
+                .parse_args::<Meta>()
+                .is_ok_and(|meta| cfg_test_only(&meta))
     })
 }
 
@@ -517,7 +530,12 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             self.code.calls.push(Call {
                 site,
                 kind: CallKind::Function,
-                path: path.path.segments.iter().map(|s| s.ident.to_string()).collect(),
+                path: path
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect(),
                 receiver: None,
                 args: call.args.len(),
                 literal_args: Self::literal_args(call.args.iter()),
@@ -537,7 +555,12 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         self.code.calls.push(Call {
             site,
             kind: CallKind::Macro,
-            path: mac.path.segments.iter().map(|s| s.ident.to_string()).collect(),
+            path: mac
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect(),
             receiver: None,
             args: args.as_ref().map_or(0, Punctuated::len),
             literal_args: args
@@ -604,9 +627,16 @@ mod tests {
         let found = calls(source);
         assert!(found.contains(&("verify".to_owned(), 5)), "{found:?}");
         assert_eq!(found.iter().filter(|(n, _)| n == "verify").count(), 1);
-        let code = Code::from_source("lib.rs", "fn f() { require!(c.reader, \"read:tables\"); k.allows(\"write:x\"); }")
-            .unwrap_or_default();
-        let literals: Vec<_> = code.calls().iter().map(|c| c.literal_args.clone()).collect();
+        let code = Code::from_source(
+            "lib.rs",
+            "fn f() { require!(c.reader, \"read:tables\"); k.allows(\"write:x\"); }",
+        )
+        .unwrap_or_default();
+        let literals: Vec<_> = code
+            .calls()
+            .iter()
+            .map(|c| c.literal_args.clone())
+            .collect();
         assert_eq!(
             literals,
             [
@@ -618,7 +648,11 @@ mod tests {
 
     #[test]
     fn hostile_sources_are_notes_not_crashes() {
-        let deep = format!("fn f() {{ {}x{} }}", "(".repeat(100_000), ")".repeat(100_000));
+        let deep = format!(
+            "fn f() {{ {}x{} }}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
         assert!(Code::from_source("deep.rs", &deep).is_err());
         let unary = format!("fn f() {{ {}x; }}", "!".repeat(100_000));
         assert!(Code::from_source("unary.rs", &unary).is_err());

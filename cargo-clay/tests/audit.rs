@@ -167,7 +167,10 @@ fn passing_checklist() {
         ".gitignore",
         ".env\n.env.local\n.env.*.local\n.env.*\n!.env.example\n",
     );
-    repo.write(".env.example", "CLAY_API_KEY=sk_live_xxxxxxxxxxxx\nCLAY_WEBHOOK_SECRET=\n");
+    repo.write(
+        ".env.example",
+        "CLAY_API_KEY=sk_live_xxxxxxxxxxxx\nCLAY_WEBHOOK_SECRET=\n",
+    );
     repo.write("src/main.rs", SERVICE);
     repo.commit_all("clean service");
     repo.write(
@@ -248,14 +251,27 @@ fn handle(verifier: &WebhookVerifier, headers: &http::HeaderMap, body: &[u8]) ->
 /// The text line of an item: `PASS  title`, `FAIL  title`, …
 fn status_line<'a>(text: &'a str, title: &str) -> &'a str {
     text.lines()
-        .find(|line| line.trim_start().get(6..).is_some_and(|rest| rest.starts_with(title)))
+        .find(|line| {
+            line.trim_start()
+                .get(6..)
+                .is_some_and(|rest| rest.starts_with(title))
+        })
         .unwrap_or_else(|| unreachable!("no line for {title:?} in\n{text}"))
 }
 
 fn audit_text(repo: &Repo) -> Run {
-    let run = cargo_clay(repo.path(), &["audit", "--no-check", "--today", "2026-11-29"]);
+    let run = cargo_clay(
+        repo.path(),
+        &["audit", "--no-check", "--today", "2026-11-29"],
+    );
     assert_eq!(run.status, 1, "{run:?}");
-    run.assert_hides(&[live_key(), live_key_2(), test_key(), test_key_2(), webhook_secret()]);
+    run.assert_hides(&[
+        live_key(),
+        live_key_2(),
+        test_key(),
+        test_key_2(),
+        webhook_secret(),
+    ]);
     run
 }
 
@@ -271,7 +287,11 @@ fn a_tracked_file_ignored_later_still_fails_keys_in_env_vars() {
     let run = audit_text(&repo);
     let line = status_line(&run.stdout, "API keys in environment variables");
     assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
-    assert!(run.stdout.contains("config/prod.env:1:14"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("config/prod.env:1:14"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -281,12 +301,23 @@ fn keys_only_in_history_fail_exposed_api_key() {
     repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n");
     repo.write(".gitattributes", "*.dat -diff\n");
     repo.write("keys.dat", format!("{}\n", live_key()));
-    repo.write("utf16.txt", format!("k={}\n", test_key()).encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>());
+    repo.write(
+        "utf16.txt",
+        format!("k={}\n", test_key())
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<u8>>(),
+    );
     repo.commit_all("data");
     repo.remove("keys.dat");
     repo.remove("utf16.txt");
     repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-q", "-m", &format!("cleanup (was {})", webhook_secret())]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        &format!("cleanup (was {})", webhook_secret()),
+    ]);
     let run = audit_text(&repo);
     let line = status_line(&run.stdout, "Exposed API key");
     assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
@@ -295,7 +326,9 @@ fn keys_only_in_history_fail_exposed_api_key() {
     }
     // The tree holds no key now.
     assert!(
-        status_line(&run.stdout, "API keys in environment variables").trim_start().starts_with("PASS"),
+        status_line(&run.stdout, "API keys in environment variables")
+            .trim_start()
+            .starts_with("PASS"),
         "{}",
         run.stdout
     );
@@ -311,16 +344,27 @@ fn a_committed_env_production_fails() {
     let run = audit_text(&repo);
     let line = status_line(&run.stdout, "`.env` files never committed");
     assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
-    assert!(run.stdout.contains("`.env.production` is tracked by git"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`.env.production` is tracked by git"),
+        "{}",
+        run.stdout
+    );
 
     // Untracked again, it stays in history.
     repo.git(&["rm", "-q", "--cached", ".env.production"]);
-    repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n.env.production\n");
+    repo.write(
+        ".gitignore",
+        ".env\n.env.local\n.env.*.local\n.env.production\n",
+    );
     repo.commit_all("untrack");
     let run = audit_text(&repo);
     let line = status_line(&run.stdout, "`.env` files never committed");
     assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
-    assert!(run.stdout.contains("`.env.production` was committed in"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`.env.production` was committed in"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -351,9 +395,17 @@ fn an_imported_verifier_does_not_validate_webhooks() {
         repo.commit_all("service");
         let run = audit_text(&repo);
         let line = status_line(&run.stdout, "Webhook signatures validated");
-        assert!(line.trim_start().starts_with("FAIL"), "{source}\n{}", run.stdout);
+        assert!(
+            line.trim_start().starts_with("FAIL"),
+            "{source}\n{}",
+            run.stdout
+        );
         let line = status_line(&run.stdout, "Audit logging enabled");
-        assert!(line.trim_start().starts_with("FAIL"), "{source}\n{}", run.stdout);
+        assert!(
+            line.trim_start().starts_with("FAIL"),
+            "{source}\n{}",
+            run.stdout
+        );
     }
 }
 

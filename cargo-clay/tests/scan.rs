@@ -48,7 +48,11 @@ fn every_secret() -> Vec<String> {
 }
 
 fn utf16le(text: &str) -> Vec<u8> {
-    [vec![0xff, 0xfe], text.encode_utf16().flat_map(u16::to_le_bytes).collect()].concat()
+    [
+        vec![0xff, 0xfe],
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+    ]
+    .concat()
 }
 
 fn utf16be(text: &str) -> Vec<u8> {
@@ -77,7 +81,11 @@ fn tracked_files_are_scanned_whatever_the_ignore_files_say() {
 
     let found = scan_json(&repo, &[]);
     let files: Vec<&str> = found.iter().filter_map(|f| f["file"].as_str()).collect();
-    assert_eq!(files, ["config/prod.env", "docs/notes.txt", "new.txt"], "{found:#?}");
+    assert_eq!(
+        files,
+        ["config/prod.env", "docs/notes.txt", "new.txt"],
+        "{found:#?}"
+    );
     assert_eq!(find(&found, "config/prod.env")[0]["rule"], "live_key");
     assert_eq!(find(&found, "config/prod.env")[0]["origin"], "tree");
 }
@@ -111,7 +119,11 @@ fn binary_and_utf16_files() {
     );
     repo.write(
         "win/be.txt",
-        [vec![0xfe, 0xff], utf16be(&format!("line\nAPI_TOKEN = {}\n", random_token()))].concat(),
+        [
+            vec![0xfe, 0xff],
+            utf16be(&format!("line\nAPI_TOKEN = {}\n", random_token())),
+        ]
+        .concat(),
     );
     let found = scan_json(&repo, &[]);
     let bin = find(&found, "assets/app.bin");
@@ -145,7 +157,10 @@ fn every_secret_on_a_line_is_a_finding() {
     let found = scan_json(&repo, &[]);
     let mut rules: Vec<&str> = found.iter().filter_map(|f| f["rule"].as_str()).collect();
     rules.sort_unstable();
-    assert_eq!(rules, ["high_entropy_assignment", "live_key", "webhook_secret"]);
+    assert_eq!(
+        rules,
+        ["high_entropy_assignment", "live_key", "webhook_secret"]
+    );
     assert!(found.iter().all(|f| f["line"] == 1));
 }
 
@@ -163,8 +178,14 @@ fn clay_allow_counts_only_in_a_comment() {
             live_key_2()
         ),
     );
-    repo.write("conf.yaml", format!("key: {}  # clay:allow\n", test_key_2()));
-    repo.write("q.sql", format!("SELECT '{}' -- clay:allow\n", webhook_secret()));
+    repo.write(
+        "conf.yaml",
+        format!("key: {}  # clay:allow\n", test_key_2()),
+    );
+    repo.write(
+        "q.sql",
+        format!("SELECT '{}' -- clay:allow\n", webhook_secret()),
+    );
     let found = scan_json(&repo, &[]);
     let lines: Vec<(String, u64)> = found
         .iter()
@@ -196,7 +217,10 @@ fn allow_list_file() {
 
     repo.write(
         ".clay-scan-ignore",
-        format!("# a documented example\n{}  a.env.example\n", fingerprint(&random_token())),
+        format!(
+            "# a documented example\n{}  a.env.example\n",
+            fingerprint(&random_token())
+        ),
     );
     let run = cargo_clay(repo.path(), &["scan", "--history", "--format", "json"]);
     assert_eq!(run.status, 0, "{run:?}");
@@ -224,12 +248,21 @@ fn hostile_names_are_escaped_in_text_and_kept_in_json() {
         text.stdout
     );
     assert!(
-        text.stdout.contains("x\\r\\x1b[2Kscan: no findings\\x1b[8m.txt:1:1: error[live_key]"),
+        text.stdout
+            .contains("x\\r\\x1b[2Kscan: no findings\\x1b[8m.txt:1:1: error[live_key]"),
         "{}",
         text.stdout
     );
-    assert!(text.stdout.contains("new\\nline.txt:1:1:"), "{}", text.stdout);
-    assert!(text.stdout.ends_with("scan: 2 findings\n"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("new\\nline.txt:1:1:"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.ends_with("scan: 2 findings\n"),
+        "{}",
+        text.stdout
+    );
     // JSON keeps the names as they are.
     let found = scan_json(&repo, &[]);
     assert_eq!(find(&found, name).len(), 1);
@@ -265,15 +298,28 @@ fn fifos_symlinks_and_huge_files() {
     assert_eq!(find(&found, "big.txt").len(), 1, "{found:#?}");
     assert_eq!(find(&found, "big.txt")[0]["line"], 750_001);
     assert_eq!(find(&found, "long.txt").len(), 1, "{found:#?}");
-    assert_eq!(find(&found, "long.txt")[0]["fingerprint"], fingerprint(&webhook_secret()));
-    assert!(find(&found, "link.txt").is_empty(), "links are not followed: {found:#?}");
-    assert!(run.stderr.contains("pipe: not a regular file (a FIFO)"), "{}", run.stderr);
+    assert_eq!(
+        find(&found, "long.txt")[0]["fingerprint"],
+        fingerprint(&webhook_secret())
+    );
+    assert!(
+        find(&found, "link.txt").is_empty(),
+        "links are not followed: {found:#?}"
+    );
+    assert!(
+        run.stderr.contains("pipe: not a regular file (a FIFO)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn subdirectory_paths_are_repository_relative() {
     let repo = Repo::new();
-    repo.write("src/live.rs", format!("const K: &str = \"{}\";\n", live_key()));
+    repo.write(
+        "src/live.rs",
+        format!("const K: &str = \"{}\";\n", live_key()),
+    );
     repo.write("README.md", format!("{}\n", test_key()));
     let run = cargo_clay(&repo.path().join("src"), &["scan", "--format", "json"]);
     assert_eq!(run.status, 1, "{run:?}");
@@ -306,7 +352,11 @@ fn errors_exit_two() {
     let run = cargo_clay(dir.path(), &["scan", missing.to_str().expect("utf-8 path")]);
     assert_eq!(run.status, 2, "{run:?}");
     // History, the index or a range outside a repository.
-    for args in [&["scan", "--history"][..], &["scan", "--staged"], &["scan", "--history", "a..b"]] {
+    for args in [
+        &["scan", "--history"][..],
+        &["scan", "--staged"],
+        &["scan", "--history", "a..b"],
+    ] {
         let run = cargo_clay(dir.path(), args);
         assert_eq!(run.status, 2, "{args:?}: {run:?}");
         assert!(run.stderr.contains("git"), "{}", run.stderr);
@@ -336,14 +386,11 @@ fn a_repository_policy_adds_prefixes_and_never_removes_the_builtins() {
     let found = scan_json(&repo, &[]);
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found.iter().all(|f| f["rule"] == "live_key"));
-    assert_eq!(
-        fingerprints(&found),
-        {
-            let mut expected = vec![fingerprint(&custom), fingerprint(&live_key())];
-            expected.sort();
-            expected
-        }
-    );
+    assert_eq!(fingerprints(&found), {
+        let mut expected = vec![fingerprint(&custom), fingerprint(&live_key())];
+        expected.sort();
+        expected
+    });
 }
 
 #[test]
@@ -354,7 +401,10 @@ fn policy_scan_rules_are_added_and_checked() {
         "[environments.production]\nallow = [\"read:tables\"]\n\n[[scan.rules]]\nid = \"internal_token\"\npattern = \"itk_([A-Za-z0-9]{32})\"\ndescription = \"An internal service token.\"\n",
     );
     let token = format!("itk_{}", "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm");
-    repo.write("deploy/values.yaml", format!("service:\n  token: {token}\n"));
+    repo.write(
+        "deploy/values.yaml",
+        format!("service:\n  token: {token}\n"),
+    );
     let run = cargo_clay(repo.path(), &["scan", "--format", "json"]);
     assert_eq!(run.status, 1, "{run:?}");
     run.assert_hides(std::slice::from_ref(&token));
@@ -363,9 +413,15 @@ fn policy_scan_rules_are_added_and_checked() {
     assert_eq!(found[0]["rule"], "internal_token");
     assert_eq!(found[0]["line"], 2);
     // The capture group is the secret.
-    assert_eq!(found[0]["fingerprint"], fingerprint("Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm"));
+    assert_eq!(
+        found[0]["fingerprint"],
+        fingerprint("Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm")
+    );
     let sarif = cargo_clay(repo.path(), &["scan", "--format", "sarif"]);
-    assert!(sarif.stdout.contains("An internal service token."), "{sarif:?}");
+    assert!(
+        sarif.stdout.contains("An internal service token."),
+        "{sarif:?}"
+    );
 
     // Invalid, empty-matching, oversized or built-in-shadowing rules fail the run (exit 2).
     let huge = "a".repeat(5000);
@@ -399,7 +455,10 @@ fn history_finds_what_git_log_p_hides() {
     // A file git treats as binary by attribute, and one with a NUL byte.
     repo.write(".gitattributes", "*.dat -diff\n");
     repo.write("keys.dat", format!("{}\n", live_key()));
-    repo.write("blob.bin", [b"\x00\x01".as_slice(), test_key().as_bytes()].concat());
+    repo.write(
+        "blob.bin",
+        [b"\x00\x01".as_slice(), test_key().as_bytes()].concat(),
+    );
     repo.write(
         "win.txt",
         utf16le(&format!("CLAY_API_KEY={}\r\n", test_key_2())),
@@ -439,8 +498,17 @@ fn history_reads_messages_tags_and_every_stash_entry() {
     ]);
     let with_message = repo.git(&["rev-parse", "HEAD"]);
     // An annotated tag's message, and a tag that points straight at a blob.
-    repo.git(&["tag", "-a", "v1", "-m", &format!("release\n\ntoken {}", test_key())]);
-    let blob = repo.git_stdin(&["hash-object", "-w", "--stdin"], &format!("{}\n", webhook_secret()));
+    repo.git(&[
+        "tag",
+        "-a",
+        "v1",
+        "-m",
+        &format!("release\n\ntoken {}", test_key()),
+    ]);
+    let blob = repo.git_stdin(
+        &["hash-object", "-w", "--stdin"],
+        &format!("{}\n", webhook_secret()),
+    );
     repo.git(&["tag", "blob-tag", &blob]);
     // Two stash entries: the older holds a key, the newer does not.
     repo.write("a.txt", format!("a\n{}\n", live_key_2()));
@@ -450,9 +518,8 @@ fn history_reads_messages_tags_and_every_stash_entry() {
     assert_eq!(repo.git(&["stash", "list"]).lines().count(), 2);
 
     let found = scan_json(&repo, &["--history-only"]);
-    let by_origin = |origin: &str| -> Vec<&Value> {
-        found.iter().filter(|f| f["origin"] == origin).collect()
-    };
+    let by_origin =
+        |origin: &str| -> Vec<&Value> { found.iter().filter(|f| f["origin"] == origin).collect() };
     let message = by_origin("commit_message");
     assert_eq!(message.len(), 1, "{found:#?}");
     assert_eq!(message[0]["commit"], with_message.as_str());
@@ -460,7 +527,12 @@ fn history_reads_messages_tags_and_every_stash_entry() {
     assert_eq!(message[0]["fingerprint"], fingerprint(&live_key()));
     let tag = by_origin("tag_message");
     assert_eq!(tag.len(), 1, "{found:#?}");
-    assert!(tag[0]["message"].as_str().is_some_and(|m| m.contains("tag `v1`")), "{found:#?}");
+    assert!(
+        tag[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tag `v1`")),
+        "{found:#?}"
+    );
     assert_eq!(tag[0]["fingerprint"], fingerprint(&test_key()));
     let history = by_origin("history");
     assert_eq!(
@@ -490,10 +562,16 @@ fn history_reports_unreachable_objects() {
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "--amend", "-m", "clean"]);
     // A blob written and never committed.
-    let dangling = repo.git_stdin(&["hash-object", "-w", "--stdin"], &format!("{}\n", test_key()));
+    let dangling = repo.git_stdin(
+        &["hash-object", "-w", "--stdin"],
+        &format!("{}\n", test_key()),
+    );
     let found = scan_json(&repo, &["--history-only"]);
     assert_eq!(found.len(), 2, "{found:#?}");
-    assert!(found.iter().all(|f| f["origin"] == "unreachable"), "{found:#?}");
+    assert!(
+        found.iter().all(|f| f["origin"] == "unreachable"),
+        "{found:#?}"
+    );
     let dangling_finding = found
         .iter()
         .find(|f| f["object"] == dangling.as_str())
@@ -510,7 +588,10 @@ fn history_reports_unreachable_objects() {
 #[test]
 fn each_blob_once_and_each_secret_once() {
     let repo = Repo::new();
-    repo.write("src/config.rs", format!("// v1\nconst K: &str = \"{}\";\n", live_key()));
+    repo.write(
+        "src/config.rs",
+        format!("// v1\nconst K: &str = \"{}\";\n", live_key()),
+    );
     let first = repo.commit_all("add the key");
     for i in 2..6 {
         repo.write(
@@ -520,7 +601,10 @@ fn each_blob_once_and_each_secret_once() {
         repo.commit_all(&format!("v{i}"));
     }
     repo.git(&["checkout", "-q", "-b", "side"]);
-    repo.write("notes/side.txt", format!("webhook\nsecret: {}\n", webhook_secret()));
+    repo.write(
+        "notes/side.txt",
+        format!("webhook\nsecret: {}\n", webhook_secret()),
+    );
     let side = repo.commit_all("side branch only");
     repo.git(&["checkout", "-q", "main"]);
     repo.write("src/config.rs", "// v6\n");
@@ -529,12 +613,19 @@ fn each_blob_once_and_each_secret_once() {
     let found = scan_json(&repo, &["--history-only"]);
     assert_eq!(found.len(), 2, "{found:#?}");
     let key = &find(&found, "src/config.rs")[0];
-    assert_eq!(key["commit"], first.as_str(), "the oldest commit that added it");
+    assert_eq!(
+        key["commit"],
+        first.as_str(),
+        "the oldest commit that added it"
+    );
     assert_eq!(key["line"], 2);
     assert_eq!(find(&found, "notes/side.txt")[0]["commit"], side.as_str());
 
     // With the working tree: the tree finding and the history finding.
-    repo.write("src/live.rs", format!("// oops\nconst K: &str = \"{}\";\n", live_key_2()));
+    repo.write(
+        "src/live.rs",
+        format!("// oops\nconst K: &str = \"{}\";\n", live_key_2()),
+    );
     let found = scan_json(&repo, &["--history"]);
     assert_eq!(found.len(), 3, "{found:#?}");
     let tree = find(&found, "src/live.rs");
@@ -566,7 +657,10 @@ fn history_scans_what_a_merge_itself_added() {
     repo.write("src/config.rs", "// config\n");
     repo.commit_all("remove the key");
 
-    for args in [vec!["--history-only"], vec!["--history", &format!("{base}..main")]] {
+    for args in [
+        vec!["--history-only"],
+        vec!["--history", &format!("{base}..main")],
+    ] {
         let run = cargo_clay(
             repo.path(),
             &[&["scan"][..], &args[..], &["--format", "json"]].concat(),
@@ -603,7 +697,13 @@ fn a_range_scans_only_its_commits_each_finding_once() {
 
     let run = cargo_clay(
         repo.path(),
-        &["scan", "--history", &format!("{base}..pr"), "--format", "json"],
+        &[
+            "scan",
+            "--history",
+            &format!("{base}..pr"),
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(run.status, 1, "{run:?}");
     let found: Vec<Value> = findings(&run)
@@ -615,16 +715,28 @@ fn a_range_scans_only_its_commits_each_finding_once() {
     assert_eq!(dat[0]["commit"], added.as_str());
     assert_eq!(dat[0]["line"], 2);
     assert_eq!(find(&found, "b.txt").len(), 1, "{found:#?}");
-    assert!(find(&found, "old.txt").is_empty(), "not in the range: {found:#?}");
+    assert!(
+        find(&found, "old.txt").is_empty(),
+        "not in the range: {found:#?}"
+    );
     assert_eq!(
-        found.iter().filter(|f| f["origin"] == "commit_message").count(),
+        found
+            .iter()
+            .filter(|f| f["origin"] == "commit_message")
+            .count(),
         1,
         "{found:#?}"
     );
     // `--history DIR` is a directory, not a range.
     let run = cargo_clay(
         std::path::Path::new("/"),
-        &["scan", "--history", repo.path().to_str().expect("utf-8"), "--format", "json"],
+        &[
+            "scan",
+            "--history",
+            repo.path().to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(run.status, 1, "{run:?}");
     assert!(!findings(&run).is_empty());
@@ -639,13 +751,19 @@ fn staged_scans_exactly_what_the_next_commit_holds() {
     repo.write("src/a.rs", "// a\n");
     repo.commit_all("start");
     // Staged with a key, then the working copy cleaned without staging: still committed.
-    repo.write("src/a.rs", format!("// a\nconst K: &str = \"{}\";\n", live_key()));
+    repo.write(
+        "src/a.rs",
+        format!("// a\nconst K: &str = \"{}\";\n", live_key()),
+    );
     repo.git(&["add", "src/a.rs"]);
     repo.write("src/a.rs", "// a\n");
     // In the working tree only, not staged: not part of the next commit.
     repo.write("src/b.rs", format!("const K: &str = \"{}\";\n", test_key()));
     // Staged UTF-16 and binary content.
-    repo.write("c.bin", [b"\x00".as_slice(), webhook_secret().as_bytes()].concat());
+    repo.write(
+        "c.bin",
+        [b"\x00".as_slice(), webhook_secret().as_bytes()].concat(),
+    );
     repo.git(&["add", "c.bin"]);
 
     let found = scan_json(&repo, &["--staged"]);
@@ -662,11 +780,17 @@ fn staged_scans_exactly_what_the_next_commit_holds() {
 #[test]
 fn text_and_sarif_never_show_the_key() {
     let repo = Repo::new();
-    repo.write("src/config.rs", format!("// c\n// x\nfn k() {{ \"{}\" }}\n", live_key()));
+    repo.write(
+        "src/config.rs",
+        format!("// c\n// x\nfn k() {{ \"{}\" }}\n", live_key()),
+    );
     let added = repo.commit_all("add config");
     repo.remove("src/config.rs");
     repo.commit_all("remove the key");
-    repo.write("src/live.rs", format!("const K: &str = \"{}\";\n", live_key_2()));
+    repo.write(
+        "src/live.rs",
+        format!("const K: &str = \"{}\";\n", live_key_2()),
+    );
 
     let text = cargo_clay(repo.path(), &["scan", "--history"]);
     assert_eq!(text.status, 1);
@@ -680,13 +804,21 @@ fn text_and_sarif_never_show_the_key() {
     sarif.assert_hides(&every_secret());
     let value = sarif.json();
     assert_valid_sarif(&value);
-    let results = value["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+    let results = value["runs"][0]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(results.len(), 2);
     let deleted = results
         .iter()
-        .find(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/config.rs")
+        .find(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/config.rs"
+        })
         .expect("the deleted key's result");
     assert_eq!(deleted["ruleId"], "live_key");
-    assert_eq!(deleted["partialFingerprints"]["clayFinding/v1"], fingerprint(&live_key()));
+    assert_eq!(
+        deleted["partialFingerprints"]["clayFinding/v1"],
+        fingerprint(&live_key())
+    );
     assert_eq!(deleted["properties"]["commit"], added.as_str());
 }

@@ -82,7 +82,10 @@ pub fn minimal_scopes(root: &Path, no_check: bool) -> (Item, Vec<Finding>) {
             (item, result.findings)
         }
         Err(error) => {
-            item.add(Status::Warn, format!("could not run `cargo check`: {error}"));
+            item.add(
+                Status::Warn,
+                format!("could not run `cargo check`: {error}"),
+            );
             (item, Vec::new())
         }
     }
@@ -93,7 +96,8 @@ pub fn minimal_scopes(root: &Path, no_check: bool) -> (Item, Vec<Finding>) {
 fn is_verify_call(call: &Call) -> bool {
     match call.kind {
         CallKind::Method => {
-            (call.name() == "verify" && call.args == 2) || (call.name() == "verify_at" && call.args == 3)
+            (call.name() == "verify" && call.args == 2)
+                || (call.name() == "verify_at" && call.args == 3)
         }
         CallKind::Function => {
             call.path.iter().any(|s| s == "WebhookVerifier")
@@ -292,8 +296,12 @@ mod tests {
         assert!(pass(
             "fn h(v: &WebhookVerifier, h: &HeaderMap, b: &[u8]) { v.verify(h, b).ok(); }"
         ));
-        assert!(pass("fn h(v: Arc<WebhookVerifier>) { v.verify_at(&h, &b, now)?; }"));
-        assert!(pass("async fn receive(VerifiedBody(body): VerifiedBody) {}"));
+        assert!(pass(
+            "fn h(v: Arc<WebhookVerifier>) { v.verify_at(&h, &b, now)?; }"
+        ));
+        assert!(pass(
+            "async fn receive(VerifiedBody(body): VerifiedBody) {}"
+        ));
         for source in [
             "use clay_config::webhook::WebhookVerifier;\nfn main() {}",
             "fn main() { let v = WebhookVerifier::new(s, k); }",
@@ -306,7 +314,10 @@ mod tests {
         }
         assert_eq!(webhooks(&code("fn main() {}")).status, Status::Warn);
         // A `verify` of something else, with no verifier anywhere: not a pass.
-        assert_ne!(webhooks(&code("fn f() { jwt.verify(t, k); }")).status, Status::Pass);
+        assert_ne!(
+            webhooks(&code("fn f() { jwt.verify(t, k); }")).status,
+            Status::Pass
+        );
     }
 
     #[test]

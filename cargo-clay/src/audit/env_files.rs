@@ -552,7 +552,10 @@ mod tests {
         assert_eq!(vars.last(), Some(&(7, "A2".to_owned(), "x".to_owned())));
         // A line dotenvy cannot parse is skipped, the rest still read.
         let vars = parse_env("A=1\nnot a line\nB=2\n");
-        assert_eq!(vars.iter().map(|v| v.2.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            vars.iter().map(|v| v.2.as_str()).collect::<Vec<_>>(),
+            ["1", "2"]
+        );
     }
 
     #[test]
@@ -562,11 +565,29 @@ mod tests {
             warn_age_days: 75,
         };
         let today: jiff::civil::Date = "2026-11-29".parse().unwrap_or_default();
-        assert_eq!(rotation_verdict("2026-11-29", today, rotation), AgeVerdict::Ok { days: 0 });
-        assert_eq!(rotation_verdict("2026-09-01", today, rotation), AgeVerdict::Warn { days: 89 });
-        assert_eq!(rotation_verdict("2026-01-01", today, rotation), AgeVerdict::Overdue { days: 332 });
-        assert_eq!(rotation_verdict("2026-11-19T12:00:00Z", today, rotation), AgeVerdict::Ok { days: 10 });
-        assert_eq!(rotation_verdict("2027-01-01", today, rotation), AgeVerdict::Future);
-        assert_eq!(rotation_verdict("soon", today, rotation), AgeVerdict::Invalid);
+        assert_eq!(
+            rotation_verdict("2026-11-29", today, rotation),
+            AgeVerdict::Ok { days: 0 }
+        );
+        assert_eq!(
+            rotation_verdict("2026-09-01", today, rotation),
+            AgeVerdict::Warn { days: 89 }
+        );
+        assert_eq!(
+            rotation_verdict("2026-01-01", today, rotation),
+            AgeVerdict::Overdue { days: 332 }
+        );
+        assert_eq!(
+            rotation_verdict("2026-11-19T12:00:00Z", today, rotation),
+            AgeVerdict::Ok { days: 10 }
+        );
+        assert_eq!(
+            rotation_verdict("2027-01-01", today, rotation),
+            AgeVerdict::Future
+        );
+        assert_eq!(
+            rotation_verdict("soon", today, rotation),
+            AgeVerdict::Invalid
+        );
     }
 }

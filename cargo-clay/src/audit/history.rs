@@ -7,7 +7,12 @@ use super::{Item, Status};
 use crate::scan::{self, SecretFinding};
 
 /// "Exposed API key": every secret of the working tree and of history.
-pub fn exposed(tree: &[SecretFinding], history: &[SecretFinding], in_git: bool, no_history: bool) -> Item {
+pub fn exposed(
+    tree: &[SecretFinding],
+    history: &[SecretFinding],
+    in_git: bool,
+    no_history: bool,
+) -> Item {
     let mut item = Item::new(EXPOSED, "Exposed API key");
     for secret in tree.iter().chain(history) {
         item.fail_with(scan::to_finding(secret));

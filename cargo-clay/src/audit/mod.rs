@@ -233,7 +233,8 @@ pub fn audit(args: &Args) -> Result<Audit, Error> {
     let age = env_files::key_age(&env, &policy, today);
 
     let exposed = history::exposed(&tree, &history, in_git, args.no_history);
-    let excessive = checklist::excessive_scopes(&check_findings, args.usage.as_deref(), scopes.status)?;
+    let excessive =
+        checklist::excessive_scopes(&check_findings, args.usage.as_deref(), scopes.status)?;
     let rotation = env_files::missing_rotation(&age);
 
     Ok(Audit {

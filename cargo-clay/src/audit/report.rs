@@ -159,7 +159,11 @@ pub fn text(audit: &Audit) -> String {
             if location.is_empty() {
                 let _ = writeln!(out, "          {message}{commit}");
             } else {
-                let _ = writeln!(out, "          {}: {message}{commit}", escape_text(&location));
+                let _ = writeln!(
+                    out,
+                    "          {}: {message}{commit}",
+                    escape_text(&location)
+                );
             }
         }
     };
@@ -194,4 +198,3 @@ pub fn text(audit: &Audit) -> String {
     );
     out
 }
-

@@ -62,7 +62,11 @@ pub(crate) fn project(raw: &[u8], out: &mut Vec<u8>) -> usize {
 
 /// Decodes one chunk: `(bytes to scan, kind)`. Text is borrowed as is; content with NULs (or
 /// any chunk of a file that began with a UTF-16 byte order mark) is projected into `scratch`.
-pub(crate) fn decode<'a>(raw: &'a [u8], utf16_file: bool, scratch: &'a mut Vec<u8>) -> (&'a [u8], Kind) {
+pub(crate) fn decode<'a>(
+    raw: &'a [u8],
+    utf16_file: bool,
+    scratch: &'a mut Vec<u8>,
+) -> (&'a [u8], Kind) {
     if !utf16_file && memchr::memchr(0, raw).is_none() {
         return (raw, Kind::Text);
     }

@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use super::content::{self, Piece};
 use super::objects::{self, Object, ObjectKind, Source};
 use super::{Match, Origin, Scanner, SecretFinding};
+use crate::Error;
 use crate::report::escape_text;
 use crate::util::{self, Streamed};
-use crate::Error;
 
 /// `git -C repo` with settings that make the output parseable whatever the user's config says.
 pub(crate) fn git(repo: &Path) -> Command {
@@ -59,9 +59,12 @@ pub(crate) fn stash_entries(repo: &Path) -> Vec<String> {
     if util::git_output(repo, &["rev-parse", "--verify", "--quiet", "refs/stash"]).is_none() {
         return Vec::new();
     }
-    util::git_output(repo, &["log", "--walk-reflogs", "--format=%H", "refs/stash", "--"])
-        .map(|out| out.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
+    util::git_output(
+        repo,
+        &["log", "--walk-reflogs", "--format=%H", "refs/stash", "--"],
+    )
+    .map(|out| out.lines().map(str::to_owned).collect())
+    .unwrap_or_default()
 }
 
 /// The directory git commands that take repository-relative paths run in: the work tree's
@@ -93,7 +96,9 @@ pub(super) fn scan_all(
     // Which commit added each reachable blob that holds a secret.
     let blobs: HashSet<&str> = found
         .iter()
-        .filter(|(object, _)| object.kind == ObjectKind::Blob && reachable.contains_key(object.oid.as_str()))
+        .filter(|(object, _)| {
+            object.kind == ObjectKind::Blob && reachable.contains_key(object.oid.as_str())
+        })
         .map(|(object, _)| object.oid.as_str())
         .collect();
     // One pass over every commit's changes, and only when a reachable blob holds a secret.
@@ -105,18 +110,25 @@ pub(super) fn scan_all(
         added_by(&top, &stash, &blobs)?
     };
 
-    let mut best: BTreeMap<(String, String, Option<String>, Origin), (i64, SecretFinding)> =
-        BTreeMap::new();
+    let mut best: BTreeMap<FindingKey, (i64, SecretFinding)> = BTreeMap::new();
     for (object, found) in found {
         let rule = scanner.rules().rules()[found.rule].id.clone();
         let is_reachable = reachable.contains_key(object.oid.as_str());
         let (finding, age) = match (object.kind, is_reachable) {
             (ObjectKind::Blob, true) => {
                 let (commit, file, age) = match added.get(&object.oid) {
-                    Some(added) => (Some(added.commit.clone()), Some(added.path.clone()), added.age),
+                    Some(added) => (
+                        Some(added.commit.clone()),
+                        Some(added.path.clone()),
+                        added.age,
+                    ),
                     None => {
                         let path = reachable.get(object.oid.as_str()).filter(|p| !p.is_empty());
-                        (None, path.map(|p| String::from_utf8_lossy(p).into_owned()), -1)
+                        (
+                            None,
+                            path.map(|p| String::from_utf8_lossy(p).into_owned()),
+                            -1,
+                        )
                     }
                 };
                 let finding = SecretFinding {
@@ -148,7 +160,7 @@ pub(super) fn scan_all(
             ),
             (kind, false) => (
                 SecretFinding {
-                    origin: Origin::Unreachable(kind_name(kind)),
+                    origin: Origin::Unreachable(kind.as_str()),
                     object: Some(object.oid.clone()),
                     ..SecretFinding::new(rule, &found)
                 },
@@ -159,10 +171,16 @@ pub(super) fn scan_all(
             Origin::History => finding.file.clone(),
             _ => None,
         };
-        let key = (finding.rule.clone(), finding.fingerprint.clone(), file, finding.origin);
+        let key = (
+            finding.rule.clone(),
+            finding.fingerprint.clone(),
+            file,
+            finding.origin,
+        );
         match best.get(&key) {
             Some((best_age, best_finding))
-                if (*best_age, std::cmp::Reverse(best_finding)) >= (age, std::cmp::Reverse(&finding)) => {}
+                if (*best_age, std::cmp::Reverse(best_finding))
+                    >= (age, std::cmp::Reverse(&finding)) => {}
             _ => {
                 best.insert(key, (age, finding));
             }
@@ -173,9 +191,8 @@ pub(super) fn scan_all(
     Ok(findings)
 }
 
-fn kind_name(kind: ObjectKind) -> &'static str {
-    kind.as_str()
-}
+/// What makes two findings one: the rule, the secret, the file (for history) and the origin.
+type FindingKey = (String, String, Option<String>, Origin);
 
 /// Every object reachable from a ref or a stash entry, each with the path rev-list names it by
 /// (empty for commits and tags).
@@ -237,15 +254,15 @@ fn added_by(
 ) -> Result<HashMap<String, Added>, Error> {
     let mut command = git(top);
     command.args([
-            "log",
-            "--all",
-            "-m",
-            "--raw",
-            "-z",
-            "--no-abbrev",
-            "--no-renames",
-            "--format=%x01%H",
-        ]);
+        "log",
+        "--all",
+        "-m",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--no-renames",
+        "--format=%x01%H",
+    ]);
     command.args(stash).arg("--");
     let mut child = Streamed::spawn(&mut command, "`git log`")?;
     let mut reader = BufReader::with_capacity(1 << 20, &mut child.stdout);
@@ -335,7 +352,7 @@ pub(super) fn scan_range(
 
     // Each secret once per file (a key added, removed and added again is one finding), from
     // the oldest commit that added it.
-    let mut best: BTreeMap<(String, String, Option<String>, Origin), SecretFinding> = BTreeMap::new();
+    let mut best: BTreeMap<FindingKey, SecretFinding> = BTreeMap::new();
     let mut keep = |finding: SecretFinding| {
         let key = (
             finding.rule.clone(),
@@ -431,7 +448,15 @@ fn parse_patches(
         }
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         if continued {
-            scan_added(scanner, text, &mut scratch, next_line - 1, &commit, &file, keep);
+            scan_added(
+                scanner,
+                text,
+                &mut scratch,
+                next_line - 1,
+                &commit,
+                &file,
+                keep,
+            );
             continued = !complete;
             continue;
         }
@@ -456,7 +481,15 @@ fn parse_patches(
                 }
                 State::Hunk => {
                     if is_added(text, columns) {
-                        scan_added(scanner, &text[columns..], &mut scratch, next_line, &commit, &file, keep);
+                        scan_added(
+                            scanner,
+                            &text[columns..],
+                            &mut scratch,
+                            next_line,
+                            &commit,
+                            &file,
+                            keep,
+                        );
                         next_line += 1;
                         continued = !complete;
                     } else if text.starts_with(b"@@") {
@@ -483,12 +516,18 @@ fn parse_patches(
 /// A line the commit itself added: `+`, or in a merge's combined diff `+` in every column
 /// (a line with ` +` came from a parent, where it was scanned).
 fn is_added(text: &[u8], columns: usize) -> bool {
-    text.get(..columns).is_some_and(|p| p.iter().all(|b| *b == b'+'))
+    text.get(..columns)
+        .is_some_and(|p| p.iter().all(|b| *b == b'+'))
 }
 
 /// The prefix columns of a hunk: one fewer than the `@` that open its header.
 fn hunk_columns(header: &[u8]) -> usize {
-    header.iter().take_while(|b| **b == b'@').count().saturating_sub(1).max(1)
+    header
+        .iter()
+        .take_while(|b| **b == b'@')
+        .count()
+        .saturating_sub(1)
+        .max(1)
 }
 
 fn scan_added(
@@ -520,7 +559,11 @@ fn scan_added(
 }
 
 /// Reads up to and including the next `\n`, or `cap` bytes: true when the line is complete.
-fn read_line_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> std::io::Result<bool> {
+fn read_line_capped(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<bool> {
     loop {
         let available = match reader.fill_buf() {
             Ok(available) => available,

@@ -209,7 +209,9 @@ impl Scanner {
     /// ```
     pub fn scan_bytes(&self, data: &[u8], mut found: impl FnMut(Match)) {
         let mut buffers = content::Buffers::default();
-        content::whole(data, &mut buffers, |piece| self.scan_piece(&piece, &mut found));
+        content::whole(data, &mut buffers, |piece| {
+            self.scan_piece(&piece, &mut found)
+        });
     }
 
     /// Every secret in one decoded piece of content, lines counted from the piece's first.

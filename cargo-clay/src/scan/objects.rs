@@ -137,7 +137,10 @@ impl CatFile {
                 continue;
             };
             let size = size.parse::<u64>().map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidData, "`git cat-file`: bad object header")
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "`git cat-file`: bad object header",
+                )
             })?;
             return Ok(Some((oid.to_owned(), kind.as_bytes().to_vec(), size)));
         }
@@ -156,7 +159,11 @@ impl CatFile {
         {
             return Err(Error::io("writing to `git cat-file`", error));
         }
-        let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         if !status.success() {
             return Err(Error::Io(format!(
                 "`git cat-file` failed: {}",
@@ -381,7 +388,9 @@ fn progress_bar(progress: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} scanning git objects: {pos} ({elapsed})") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} scanning git objects: {pos} ({elapsed})")
+    {
         bar.set_style(style);
     }
     bar

@@ -170,7 +170,11 @@ impl SecretRules {
             .map(|rule| format!("(?:{})", rule.pattern))
             .collect::<Vec<_>>()
             .join("|");
-        let any = compile("(all rules)", &combined, RULE_SIZE_LIMIT * (rules.len() + 1))?;
+        let any = compile(
+            "(all rules)",
+            &combined,
+            RULE_SIZE_LIMIT * (rules.len() + 1),
+        )?;
         Ok(SecretRules { rules, any, each })
     }
 
@@ -194,7 +198,8 @@ impl SecretRules {
             if candidate.end() <= covered {
                 continue;
             }
-            let line_start = memchr::memrchr(b'\n', &text[..candidate.start()]).map_or(0, |i| i + 1);
+            let line_start =
+                memchr::memrchr(b'\n', &text[..candidate.start()]).map_or(0, |i| i + 1);
             let line_end = memchr::memchr(b'\n', &text[candidate.end()..])
                 .map_or(text.len(), |i| candidate.end() + i);
             let start = line_start.max(candidate.start().saturating_sub(WINDOW));
@@ -241,7 +246,12 @@ impl SecretRules {
                 }
                 let (secret_start, secret_end) = (start + secret.start(), start + secret.end());
                 if !rule.key_prefixes.is_empty()
-                    && !is_key(text, start + whole.start(), start + whole.end(), &rule.key_prefixes)
+                    && !is_key(
+                        text,
+                        start + whole.start(),
+                        start + whole.end(),
+                        &rule.key_prefixes,
+                    )
                 {
                     continue;
                 }
@@ -350,16 +360,15 @@ fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
     let test = with(&builtin.test_prefix, &keys.test_prefix);
     let [live, test, webhook] = key_rules(&live, &test);
     let min = MIN_BODY_LEN;
-    let key_rule = |(id, prefixes, pattern): (&str, Vec<String>, String), info: RuleInfo| {
-        SecretRule {
+    let key_rule =
+        |(id, prefixes, pattern): (&str, Vec<String>, String), info: RuleInfo| SecretRule {
             id: id.to_owned(),
             pattern,
             entropy: false,
             key_prefixes: prefixes,
             text_only: false,
             info,
-        }
-    };
+        };
     vec![
         key_rule(
             live,
@@ -465,10 +474,7 @@ mod tests {
             [(TEST_KEY.to_owned(), test.clone())]
         );
         let wh = format!("whsec_{}", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-        assert_eq!(
-            ids(&rules, &wh),
-            [(WEBHOOK_SECRET.to_owned(), wh.clone())]
-        );
+        assert_eq!(ids(&rules, &wh), [(WEBHOOK_SECRET.to_owned(), wh.clone())]);
         let token = "q8Zr1vLx0PaW3mTn7YbKc2Ud9Qe";
         assert_eq!(
             ids(&rules, &format!("GITHUB_TOKEN: \"{token}\"")),
@@ -501,7 +507,10 @@ mod tests {
             assert!(ids(&rules, &text).is_empty(), "{text}");
         }
         // A prefix after punctuation or `_` is a key.
-        assert_eq!(ids(&rules, &format!("my_{}", live("abcd1234efgh"))).len(), 1);
+        assert_eq!(
+            ids(&rules, &format!("my_{}", live("abcd1234efgh"))).len(),
+            1
+        );
         Ok(())
     }
 
@@ -527,7 +536,10 @@ mod tests {
     #[test]
     fn binary_content_runs_only_prefixed_rules() -> Result<(), Error> {
         let rules = SecretRules::new(Policy::builtin().keys())?;
-        let text = format!("API_TOKEN=q8Zr1vLx0PaW3mTn7YbKc2Ud9Qe {}", live("4eC39HqLyjWD"));
+        let text = format!(
+            "API_TOKEN=q8Zr1vLx0PaW3mTn7YbKc2Ud9Qe {}",
+            live("4eC39HqLyjWD")
+        );
         let mut found = Vec::new();
         rules.find_all(text.as_bytes(), true, |hit| found.push(hit.rule));
         assert_eq!(found, [0]);
@@ -548,7 +560,9 @@ mod tests {
             ["sk_test_", "4eC39HqLyjWD"].concat()
         );
         let mut found = Vec::new();
-        rules.find_all(text.as_bytes(), false, |hit| found.push(rules.rules()[hit.rule].id.clone()));
+        rules.find_all(text.as_bytes(), false, |hit| {
+            found.push(rules.rules()[hit.rule].id.clone())
+        });
         assert_eq!(found, [LIVE_KEY, LIVE_KEY, TEST_KEY]);
         Ok(())
     }
@@ -571,7 +585,10 @@ mod tests {
             let policy = policy_with(pattern)?;
             match SecretRules::for_policy(&policy) {
                 Err(Error::Usage(text)) => {
-                    assert!(text.contains("rule `mine`") && text.contains(message), "{text}");
+                    assert!(
+                        text.contains("rule `mine`") && text.contains(message),
+                        "{text}"
+                    );
                 }
                 other => unreachable!("{pattern}: {other:?}"),
             }

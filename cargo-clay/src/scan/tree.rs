@@ -24,7 +24,13 @@ pub(crate) fn list_files(root: &Path) -> Result<(Vec<PathBuf>, Vec<String>), Err
         return Ok((walk_everything(root, &mut notes), notes));
     }
     let output = util::git(root)
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| Error::io("could not run `git ls-files`", e))?;
@@ -117,7 +123,9 @@ pub(crate) fn open_regular(path: &Path) -> Result<File, Skip> {
     let file = File::open(path).map_err(|e| Skip::Note(e.to_string()))?;
     match file.metadata() {
         Ok(meta) if meta.is_file() => Ok(file),
-        Ok(_) => Err(Skip::Note("changed into a non-regular file, skipped".to_owned())),
+        Ok(_) => Err(Skip::Note(
+            "changed into a non-regular file, skipped".to_owned(),
+        )),
         Err(error) => Err(Skip::Note(error.to_string())),
     }
 }
@@ -140,7 +148,11 @@ fn describe_kind(kind: &std::fs::FileType) -> &'static str {
 
 #[cfg(not(unix))]
 fn describe_kind(kind: &std::fs::FileType) -> &'static str {
-    if kind.is_dir() { "a directory" } else { "not a file" }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
 }
 
 /// Reads a small file (an allow-list, an env file): `None` when it does not exist; an error
@@ -173,6 +185,9 @@ pub(crate) fn read_small_file(path: &Path, max: u64) -> Result<Option<Vec<u8>>, 
     Ok(Some(bytes))
 }
 
+/// Every secret found, with the index of its file, and notes about files not read.
+pub(crate) type Scanned = (Vec<(usize, Match)>, Vec<String>);
+
 /// Scans `files` (relative to `root`) on `threads` threads: `(file index, match)` for every
 /// secret, and notes for files that could not be read.
 pub(crate) fn scan_files(
@@ -180,7 +195,7 @@ pub(crate) fn scan_files(
     root: &Path,
     files: &[PathBuf],
     threads: usize,
-) -> Result<(Vec<(usize, Match)>, Vec<String>), Error> {
+) -> Result<Scanned, Error> {
     let next = AtomicUsize::new(0);
     let notes = Mutex::new(Vec::new());
     let found = std::thread::scope(|scope| -> Result<Vec<(usize, Match)>, Error> {
