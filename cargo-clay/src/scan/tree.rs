@@ -114,6 +114,12 @@ pub(crate) fn open_regular(path: &Path) -> Result<File, Skip> {
     if kind.is_symlink() {
         return Err(Skip::Quietly);
     }
+    if kind.is_dir() {
+        // A tracked directory is a submodule's gitlink.
+        return Err(Skip::Note(
+            "a submodule, not scanned (scan it on its own)".to_owned(),
+        ));
+    }
     if !kind.is_file() {
         return Err(Skip::Note(format!(
             "not a regular file ({}), skipped",
