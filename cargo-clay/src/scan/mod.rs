@@ -1,22 +1,22 @@
 //! `cargo clay scan [PATH] [--history [A..B] | --history-only | --staged]`: leaked keys in the
 //! working tree, the index, and git history.
 //!
-//! - **The working tree** ([`tree`]): in a git work tree, every file git tracks, whatever
-//!   `.gitignore`, `.ignore` or global excludes say, plus the untracked files they do not
-//!   ignore; outside git, every file. Symbolic links are not followed, FIFOs and devices are
-//!   skipped with a note, files of any size are streamed.
+//! - **The working tree**: in a git work tree, every file git tracks, whatever `.gitignore`,
+//!   `.ignore` or global excludes say, plus the untracked files they do not ignore; outside
+//!   git, every file. Symbolic links are not followed, FIFOs and devices are skipped with a
+//!   note, files of any size are streamed.
 //! - **The index** (`--staged`): exactly what the next commit will hold, for pre-commit hooks.
-//! - **All of history** (`--history`): every object in the repository once (see [`history`]):
-//!   every blob of every commit reachable from any ref (branches, tags, remotes, notes, every
-//!   stash entry), tags that point at blobs or trees, commit and tag messages, and objects no
-//!   ref reaches, reported as unreachable.
+//! - **All of history** (`--history`): every object in the repository once: every blob of
+//!   every commit reachable from any ref (branches, tags, remotes, notes, every stash entry),
+//!   tags that point at blobs or trees, commit and tag messages, and objects no ref reaches,
+//!   reported as unreachable.
 //! - **A range** (`--history A..B`): the commits of a pull request, each finding once.
 //!
 //! What is a secret ([`SecretRules`]): the built-in key rules always run (a scanned
 //! repository's `clay-policy.toml` can add key prefixes and `[[scan.rules]]`, never remove the
 //! built-ins); keys with a known prefix are found in binary content and in UTF-16 text too
-//! ([`content`]); the generic `NAME_KEY=value` rule runs on text only. Every secret on a line is
-//! a finding.
+//! (content with NUL bytes is also read as UTF-16); the generic `NAME_KEY=value` rule runs on
+//! text only. Every secret on a line is a finding.
 //!
 //! A finding keeps the SHA-256 of the secret, never the secret. `.clay-scan-ignore` (one
 //! fingerprint per line) and `clay:allow` **inside a comment** on the line
@@ -267,7 +267,8 @@ impl Scanner {
         Ok((findings, notes))
     }
 
-    /// Scans every object of the repository at `repo` (see [`history`]).
+    /// Scans every object of the repository at `repo`: each blob whole, commit and tag
+    /// messages, unreachable objects reported as such.
     pub fn scan_history(
         &self,
         repo: &Path,
