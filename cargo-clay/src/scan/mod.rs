@@ -219,16 +219,27 @@ impl Scanner {
         let text = piece.text;
         let mut line = piece.first_line;
         let mut counted_to = 0;
+        // The current line's bounds and whether a comment allows it: found once per line, so
+        // many secrets on one long line cost no more than one.
+        let mut current: Option<(usize, usize, bool)> = None;
         self.rules.find_all(text, piece.kind.is_binary(), |hit| {
             if hit.start >= piece.report_before {
                 return;
             }
             line += memchr::memchr_iter(b'\n', &text[counted_to..hit.start]).count() as u64;
             counted_to = hit.start;
-            let line_start = memchr::memrchr(b'\n', &text[..hit.start]).map_or(0, |i| i + 1);
-            let line_end =
-                memchr::memchr(b'\n', &text[hit.end..]).map_or(text.len(), |i| hit.end + i);
-            if allowed_by_comment(&text[line_start..line_end]) {
+            let (line_start, _, allowed) = match current {
+                Some(bounds @ (_, end, _)) if hit.start < end => bounds,
+                _ => {
+                    let start = memchr::memrchr(b'\n', &text[..hit.start]).map_or(0, |i| i + 1);
+                    let end =
+                        memchr::memchr(b'\n', &text[hit.end..]).map_or(text.len(), |i| hit.end + i);
+                    let bounds = (start, end, allowed_by_comment(&text[start..end]));
+                    current = Some(bounds);
+                    bounds
+                }
+            };
+            if allowed {
                 return;
             }
             let fingerprint = sha256_hex(&text[hit.start..hit.end]);

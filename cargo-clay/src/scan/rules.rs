@@ -198,25 +198,29 @@ impl SecretRules {
             if candidate.end() <= covered {
                 continue;
             }
-            let line_start =
-                memchr::memrchr(b'\n', &text[..candidate.start()]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &text[candidate.end()..])
-                .map_or(text.len(), |i| candidate.end() + i);
-            let start = line_start.max(candidate.start().saturating_sub(WINDOW));
-            let end = line_end.min(candidate.end().saturating_add(WINDOW));
+            // The candidate's line, at most WINDOW bytes either side (searched no further, so
+            // a long line with many candidates costs linear time).
+            let before = candidate.start().saturating_sub(WINDOW);
+            let after = candidate.end().saturating_add(WINDOW).min(text.len());
+            let start = memchr::memrchr(b'\n', &text[before..candidate.start()])
+                .map_or(before, |i| before + i + 1);
+            let end = memchr::memchr(b'\n', &text[candidate.end()..after])
+                .map_or(after, |i| candidate.end() + i);
             self.find_in(text, start, end, binary, &mut hits);
             covered = end;
         }
+        // Overlapping hits are one secret: the more specific (earlier) rule names it. The hits
+        // come sorted by start and the kept ones do not overlap, so only the last kept one can
+        // overlap the next hit.
         let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
         for hit in hits {
-            // Overlapping hits are one secret: the more specific (earlier) rule names it.
-            let overlapping = kept
-                .iter()
-                .rposition(|k| k.start < hit.end && hit.start < k.end);
-            match overlapping {
-                Some(index) if kept[index].rule <= hit.rule => {}
-                Some(index) => kept[index] = hit,
-                None => kept.push(hit),
+            match kept.last_mut() {
+                Some(last) if hit.start < last.end => {
+                    if hit.rule < last.rule {
+                        *last = hit;
+                    }
+                }
+                _ => kept.push(hit),
             }
         }
         kept.into_iter().for_each(&mut found);
@@ -530,6 +534,19 @@ mod tests {
                 (LIVE_KEY.to_owned(), two),
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn many_secrets_on_one_line_take_linear_time() -> Result<(), Error> {
+        let rules = SecretRules::new(Policy::builtin().keys())?;
+        let line = (0..50_000)
+            .map(|i| live(&format!("k{i:08}x")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut count = 0;
+        rules.find_all(line.as_bytes(), false, |_| count += 1);
+        assert_eq!(count, 50_000);
         Ok(())
     }
 
