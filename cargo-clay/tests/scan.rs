@@ -553,6 +553,46 @@ fn history_reads_messages_tags_and_every_stash_entry() {
 }
 
 #[test]
+fn history_reads_notes_remote_refs_and_tags_of_trees() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("start");
+    // A note on the commit.
+    repo.git(&[
+        "notes",
+        "add",
+        "-m",
+        &format!("deployed with {}", live_key()),
+    ]);
+    // A commit only a remote-tracking ref reaches.
+    repo.git(&["checkout", "-q", "-b", "gone"]);
+    repo.write("b.txt", format!("{}\n", test_key()));
+    let remote = repo.commit_all("pushed, then the branch was deleted here");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["update-ref", "refs/remotes/origin/gone", &remote]);
+    repo.git(&["branch", "-q", "-D", "gone"]);
+    // A tag that points straight at a tree.
+    let blob = repo.git_stdin(
+        &["hash-object", "-w", "--stdin"],
+        &format!("{}\n", webhook_secret()),
+    );
+    let tree = repo.git_stdin(&["mktree"], &format!("100644 blob {blob}\tin-tree.txt\n"));
+    repo.git(&["tag", "tree-tag", &tree]);
+
+    let found = scan_json(&repo, &["--history-only"]);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found.iter().all(|f| f["origin"] == "history"), "{found:#?}");
+    assert_eq!(find(&found, "b.txt")[0]["commit"], remote.as_str());
+    assert_eq!(find(&found, "in-tree.txt").len(), 1, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["fingerprint"] == fingerprint(&live_key())),
+        "the note: {found:#?}"
+    );
+}
+
+#[test]
 fn history_reports_unreachable_objects() {
     let repo = Repo::new();
     repo.write("a.txt", format!("a\n{}\n", live_key()));
