@@ -20,6 +20,7 @@ pub mod policy_diff;
 pub mod report;
 pub mod scan;
 pub mod scopes;
+pub mod source;
 pub mod unused;
 mod util;
 pub mod verify_key;
@@ -59,7 +60,7 @@ enum Command {
     Scopes(scopes::Args),
     /// The policy in force (the crate's `clay-policy.toml`), or the built-in one, as TOML.
     Policy(policy::Args),
-    /// Leaked keys in the working tree and, with `--history`, in all of git history.
+    /// Leaked keys in the working tree, the index (`--staged`) or git history (`--history`).
     Scan(scan::Args),
     /// The security checklist of Clay's security practice over a repository.
     Audit(audit::Args),

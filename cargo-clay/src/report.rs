@@ -1,7 +1,13 @@
 //! Findings and how they are printed: text for people, JSON for scripts, SARIF 2.1.0 for GitHub
 //! code scanning. Every command that reports findings builds a [`Report`] and calls
 //! [`Report::write`]; no command formats SARIF itself.
+//!
+//! Text output never prints a control character that came from a path, a line or a message:
+//! [`escape_text`] shows it as `\x1b`, `\r`, `\t`, … (and the invisible characters that
+//! reorder or hide text as `\u{202e}`), so a file named to rewrite the terminal cannot.
+//! JSON and SARIF carry the strings as they are (JSON escapes control characters itself).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -90,6 +96,13 @@ pub struct Finding {
     /// SHA-256 of the secret, lowercase hex, for findings about a secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Where a scan found it: `tree`, `staged`, `history`, `commit_message`, `tag_message` or
+    /// `unreachable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The git object (blob, commit or tag id) that holds it, for findings in git objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 impl Finding {
@@ -104,6 +117,8 @@ impl Finding {
             column: None,
             commit: None,
             fingerprint: None,
+            origin: None,
+            object: None,
         }
     }
 
@@ -178,13 +193,14 @@ impl Report {
         }
     }
 
-    /// The text form: `file:line:col: level[rule] message (commit …, fingerprint …)`.
+    /// The text form: `file:line:col: level[rule] message (commit …, fingerprint …)`, control
+    /// characters escaped.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for finding in &self.findings {
             let location = finding.location_text();
             if !location.is_empty() {
-                let _ = write!(out, "{location}: ");
+                let _ = write!(out, "{}: ", escape_text(&location));
             }
             // The derive's messages already start with `[rule] `: not twice.
             let tag = format!("[{}] ", finding.rule);
@@ -194,13 +210,18 @@ impl Report {
                 .unwrap_or(&finding.message);
             let _ = write!(
                 out,
-                "{}[{}] {message}",
+                "{}[{}] {}",
                 finding.level.as_str(),
-                finding.rule
+                escape_text(&finding.rule),
+                escape_text(message)
             );
             let mut extra = Vec::new();
             if let Some(commit) = &finding.commit {
-                extra.push(format!("commit {commit}"));
+                extra.push(format!("commit {}", escape_text(commit)));
+            } else if let Some(object) = &finding.object
+                && finding.origin.as_deref() != Some("staged")
+            {
+                extra.push(format!("object {}", escape_text(object)));
             }
             if let Some(fingerprint) = &finding.fingerprint {
                 extra.push(format!("fingerprint {fingerprint}"));
@@ -211,7 +232,7 @@ impl Report {
             out.push('\n');
         }
         for line in &self.text_footer {
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{}", escape_text(line));
         }
         let counted = self.findings.iter().filter(|f| f.level != Level::Note);
         let n = counted.count();
@@ -345,6 +366,45 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// `text` with every control character escaped (`\x1b`, `\r`, `\n`, `\t`, `\x7f`, `\u{85}`) and
+/// the invisible characters that reorder or hide text (bidirectional overrides and isolates,
+/// zero-width characters, the byte order mark) shown as `\u{…}`, so that text output can never
+/// move the cursor, rewrite a line or hide what it shows. Borrowed when there is nothing to
+/// escape.
+///
+/// ```
+/// use cargo_clay::report::escape_text;
+///
+/// assert_eq!(escape_text("src/main.rs"), "src/main.rs");
+/// assert_eq!(escape_text("a\rb\x1b[2Kc\td"), "a\\rb\\x1b[2Kc\\td");
+/// assert_eq!(escape_text("x\u{202e}y"), "x\\u{202e}y");
+/// ```
+pub fn escape_text(text: &str) -> Cow<'_, str> {
+    let needs = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.chars().any(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs(c) && (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if needs(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `live_key` → `LiveKey`: SARIF's optional `name`.
 fn camel_case(id: &str) -> String {
     id.split(['_', '-', '/'])
@@ -381,5 +441,28 @@ mod tests {
         assert_eq!(uri_encode(".env"), ".env");
         assert_eq!(camel_case("live_key"), "LiveKey");
         assert_eq!(sha256_hex(b"").len(), 64);
+    }
+
+    #[test]
+    fn text_output_escapes_control_characters() {
+        let mut report = Report::new("scan", Vec::new());
+        let name = "a\r\x1b[2Kscan: no findings\n\u{9b}\u{2066}.txt";
+        report
+            .findings
+            .push(Finding::new("live_key", Level::Error, format!("found in `{name}`")).at(name, 1));
+        report.text_footer.push(format!("note: {name}"));
+        let text = report.to_text();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            text.contains("a\\r\\x1b[2Kscan: no findings\\n\\x9b\\u{2066}.txt:1"),
+            "{text}"
+        );
+        // JSON keeps the string (escaped the JSON way).
+        let json = report.to_json();
+        assert_eq!(json["findings"][0]["file"], name);
     }
 }

@@ -167,11 +167,11 @@ fn passing_checklist() {
         ".gitignore",
         ".env\n.env.local\n.env.*.local\n.env.*\n!.env.example\n",
     );
-    repo.write(".env.example", "CLAY_API_KEY=\n");
     repo.write(
-        "src/main.rs",
-        "use clay_config::{audit::AuditLog, webhook::WebhookVerifier, WebhookSecret};\nfn main() {}\n",
+        ".env.example",
+        "CLAY_API_KEY=sk_live_xxxxxxxxxxxx\nCLAY_WEBHOOK_SECRET=\n",
     );
+    repo.write("src/main.rs", SERVICE);
     repo.commit_all("clean service");
     repo.write(
         ".env.development",
@@ -226,7 +226,187 @@ fn passing_checklist() {
     );
     let webhook = &evidence(item(&report, "checklist", "webhook_signatures_validated"))[0];
     assert_eq!(webhook["file"], "src/main.rs");
-    assert_eq!(webhook["line"], 1);
+    assert_eq!(webhook["line"], 12);
+    let audit = &evidence(item(&report, "checklist", "audit_logging_enabled"))[0];
+    assert_eq!(audit["file"], "src/main.rs");
+    assert_eq!(audit["line"], 8);
+}
+
+/// A service that verifies webhooks and records audit entries (in non-test code).
+const SERVICE: &str = "use clay_config::audit::{AuditEntry, AuditLog, Durability};
+use clay_config::webhook::{Scheme, WebhookVerifier};
+use clay_config::WebhookSecret;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let log = AuditLog::open(\"audit.log\", Durability::batched())?;
+    let verifier = WebhookVerifier::new(Scheme::ClayTimestamped, WebhookSecret::new(\"from-env\"));
+    log.record(AuditEntry::builder(\"clay.api.call\").build())?;
+    Ok(())
+}
+fn handle(verifier: &WebhookVerifier, headers: &http::HeaderMap, body: &[u8]) -> bool {
+    verifier.verify(headers, body).is_ok()
+}
+";
+
+/// The text line of an item: `PASS  title`, `FAIL  title`, …
+fn status_line<'a>(text: &'a str, title: &str) -> &'a str {
+    text.lines()
+        .find(|line| {
+            line.trim_start()
+                .get(6..)
+                .is_some_and(|rest| rest.starts_with(title))
+        })
+        .unwrap_or_else(|| unreachable!("no line for {title:?} in\n{text}"))
+}
+
+fn audit_text(repo: &Repo) -> Run {
+    let run = cargo_clay(
+        repo.path(),
+        &["audit", "--no-check", "--today", "2026-11-29"],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    run.assert_hides(&[
+        live_key(),
+        live_key_2(),
+        test_key(),
+        test_key_2(),
+        webhook_secret(),
+    ]);
+    run
+}
+
+#[test]
+fn a_tracked_file_ignored_later_still_fails_keys_in_env_vars() {
+    let repo = Repo::new();
+    repo.write("src/main.rs", SERVICE);
+    repo.write("config/prod.env", format!("CLAY_API_KEY={}\n", live_key()));
+    repo.commit_all("config");
+    repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n*.env\n");
+    repo.write(".ignore", "*\n");
+    repo.commit_all("ignore");
+    let run = audit_text(&repo);
+    let line = status_line(&run.stdout, "API keys in environment variables");
+    assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("config/prod.env:1:14"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn keys_only_in_history_fail_exposed_api_key() {
+    let repo = Repo::new();
+    repo.write("src/main.rs", SERVICE);
+    repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n");
+    repo.write(".gitattributes", "*.dat -diff\n");
+    repo.write("keys.dat", format!("{}\n", live_key()));
+    repo.write(
+        "utf16.txt",
+        format!("k={}\n", test_key())
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<u8>>(),
+    );
+    repo.commit_all("data");
+    repo.remove("keys.dat");
+    repo.remove("utf16.txt");
+    repo.git(&["add", "-A"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        &format!("cleanup (was {})", webhook_secret()),
+    ]);
+    let run = audit_text(&repo);
+    let line = status_line(&run.stdout, "Exposed API key");
+    assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
+    for expected in ["keys.dat:1:1", "utf16.txt:1:3", "message of commit"] {
+        assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
+    }
+    // The tree holds no key now.
+    assert!(
+        status_line(&run.stdout, "API keys in environment variables")
+            .trim_start()
+            .starts_with("PASS"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_committed_env_production_fails() {
+    let repo = Repo::new();
+    repo.write("src/main.rs", SERVICE);
+    repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n");
+    repo.write(".env.production", format!("CLAY_API_KEY={}\n", live_key()));
+    repo.commit_all("production settings");
+    let run = audit_text(&repo);
+    let line = status_line(&run.stdout, "`.env` files never committed");
+    assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`.env.production` is tracked by git"),
+        "{}",
+        run.stdout
+    );
+
+    // Untracked again, it stays in history.
+    repo.git(&["rm", "-q", "--cached", ".env.production"]);
+    repo.write(
+        ".gitignore",
+        ".env\n.env.local\n.env.*.local\n.env.production\n",
+    );
+    repo.commit_all("untrack");
+    let run = audit_text(&repo);
+    let line = status_line(&run.stdout, "`.env` files never committed");
+    assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`.env.production` was committed in"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_example_env_file_with_a_real_key_fails() {
+    let repo = Repo::new();
+    repo.write("src/main.rs", SERVICE);
+    repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n");
+    repo.write(".env.example", format!("CLAY_API_KEY={}\n", test_key()));
+    repo.commit_all("example");
+    let run = audit_text(&repo);
+    let line = status_line(&run.stdout, "`.env` files never committed");
+    assert!(line.trim_start().starts_with("FAIL"), "{}", run.stdout);
+    assert!(run.stdout.contains("not a placeholder"), "{}", run.stdout);
+}
+
+#[test]
+fn an_imported_verifier_does_not_validate_webhooks() {
+    for source in [
+        "use clay_config::webhook::WebhookVerifier;\nfn main() {}\n",
+        "use clay_config::webhook::{Scheme, WebhookVerifier};\n\
+         fn main() {\n    let v = WebhookVerifier::new(Scheme::Stripe, s);\n    // v.verify(&headers, &body)\n    let doc = \"v.verify(&headers, &body)\";\n}\n\
+         #[cfg(test)]\nmod tests {\n    fn t() { v.verify(&h, &b).unwrap(); }\n}\n",
+    ] {
+        let repo = Repo::new();
+        repo.write(".gitignore", ".env\n.env.local\n.env.*.local\n");
+        repo.write("src/main.rs", source);
+        repo.write("tests/it.rs", "fn t() { v.verify(&h, &b).unwrap(); }\n");
+        repo.commit_all("service");
+        let run = audit_text(&repo);
+        let line = status_line(&run.stdout, "Webhook signatures validated");
+        assert!(
+            line.trim_start().starts_with("FAIL"),
+            "{source}\n{}",
+            run.stdout
+        );
+        let line = status_line(&run.stdout, "Audit logging enabled");
+        assert!(
+            line.trim_start().starts_with("FAIL"),
+            "{source}\n{}",
+            run.stdout
+        );
+    }
 }
 
 #[test]

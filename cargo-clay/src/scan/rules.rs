@@ -1,8 +1,13 @@
-//! The secret rules, compiled once into one regex that finds every candidate, plus one small
-//! regex per rule that says which rule a candidate belongs to and where its secret is.
+//! The secret rules: the built-in key rules (always on), the policy's `[[scan.rules]]` (added,
+//! never replacing), and the generic assignment rule (text only).
+//!
+//! One combined regex finds candidates fast; around each candidate every rule is run on its own,
+//! so that every secret on a line is a finding, not only the first rule's.
 
-use clay_policy::{KeyPrefixes, WEBHOOK_SECRET_PREFIX, is_high_entropy_token};
-use regex::bytes::Regex;
+use std::collections::BTreeSet;
+
+use clay_policy::{KeyPrefixes, Policy, WEBHOOK_SECRET_PREFIX, is_high_entropy_token};
+use regex::bytes::{Regex, RegexBuilder};
 
 use crate::Error;
 use crate::report::RuleInfo;
@@ -16,16 +21,29 @@ pub const WEBHOOK_SECRET: &str = "webhook_secret";
 /// Id of the high-entropy assignment rule.
 pub const HIGH_ENTROPY_ASSIGNMENT: &str = "high_entropy_assignment";
 
-/// Characters of a key after its prefix, and the least number of them.
-const KEY_BODY: &str = "[A-Za-z0-9]{24,}";
-/// Characters of a `whsec_` secret (base64) after its prefix.
-const WEBHOOK_BODY: &str = "[A-Za-z0-9+/=]{24,}";
+// one judge: replaced by clay-policy's key definition
+/// Characters of a key's body after its live or test prefix.
+const KEY_BODY_CLASS: &str = "A-Za-z0-9";
+/// Characters of a `whsec_` secret's body (base64).
+const WEBHOOK_BODY_CLASS: &str = "A-Za-z0-9+/=";
+/// The least number of body characters of a key or a webhook secret.
+const MIN_BODY_LEN: usize = 8;
+
 /// A name ending in KEY, SECRET or TOKEN (`API_KEY`, `apiKey`, `client_secret`; the regex
 /// starts at that ending so that it has literals to search for), an optional closing quote
 /// (JSON, YAML keys), `=`, `:` or `:=`, an optional opening quote, and the value: at least 20
 /// token characters. The value's entropy is judged afterwards by
 /// `clay_policy::is_high_entropy_token`, the same function the derive uses.
 const ASSIGNMENT: &str = r#"(?:KEY|SECRET|TOKEN|[Kk]ey|[Ss]ecret|[Tt]oken)["']?[ \t]*[:=]{1,2}[ \t]*["']?([A-Za-z0-9+/=_-]{20,})"#;
+
+/// The longest pattern a policy's `[[scan.rules]]` may give, in bytes.
+pub const MAX_RULE_PATTERN_LEN: usize = 4096;
+/// The most rules a policy's `[[scan.rules]]` may add.
+pub const MAX_POLICY_RULES: usize = 64;
+/// The largest compiled program one rule may need (the regex crate's `size_limit`).
+const RULE_SIZE_LIMIT: usize = 1 << 20;
+/// How far around a candidate every rule is re-run, at most (the candidate's line otherwise).
+const WINDOW: usize = 4096;
 
 /// One secret rule.
 #[derive(Debug, Clone)]
@@ -36,6 +54,11 @@ pub struct SecretRule {
     pub pattern: String,
     /// The secret must also pass the high-entropy test.
     pub entropy: bool,
+    /// For a key rule, the prefixes it looks for: a match must then pass the key definition
+    /// (not preceded by a letter or digit, a body that is not one repeated character).
+    pub key_prefixes: Vec<String>,
+    /// The rule runs on text only, not on binary content (the generic assignment rule).
+    pub text_only: bool,
     /// For SARIF and `--list-rules`.
     pub info: RuleInfo,
 }
@@ -49,25 +72,88 @@ pub struct SecretRules {
 }
 
 /// A secret found in some text: the rule, and the secret's byte range in that text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Hit {
-    /// Index into [`SecretRules::rules`].
-    pub rule: usize,
     /// Start of the secret.
     pub start: usize,
     /// End of the secret.
     pub end: usize,
+    /// Index into [`SecretRules::rules`].
+    pub rule: usize,
+}
+
+/// The key rules, built from the live and test prefixes (each list: the built-in one first,
+/// then what the policy adds) and `whsec_`.
+// one judge: replaced by clay-policy's key definition
+fn key_rules(live: &[String], test: &[String]) -> [(&'static str, Vec<String>, String); 3] {
+    let pattern = |prefixes: &[String], class: &str| {
+        let alternatives: Vec<String> = prefixes.iter().map(|p| regex::escape(p)).collect();
+        format!("(?:{})[{class}]{{{MIN_BODY_LEN},}}", alternatives.join("|"))
+    };
+    let webhook = vec![WEBHOOK_SECRET_PREFIX.to_owned()];
+    [
+        (LIVE_KEY, live.to_vec(), pattern(live, KEY_BODY_CLASS)),
+        (TEST_KEY, test.to_vec(), pattern(test, KEY_BODY_CLASS)),
+        (
+            WEBHOOK_SECRET,
+            webhook.clone(),
+            pattern(&webhook, WEBHOOK_BODY_CLASS),
+        ),
+    ]
+}
+
+/// True when the key-rule match `text[start..end]` is a key: the prefix is not preceded by an
+/// ASCII letter or digit, and the body after the prefix is not one repeated character
+/// (`sk_live_xxxxxxxx` is a placeholder).
+// one judge: replaced by clay-policy's key definition
+fn is_key(text: &[u8], start: usize, end: usize, prefixes: &[String]) -> bool {
+    if start > 0 && text[start - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let matched = &text[start..end];
+    let prefix_len = prefixes
+        .iter()
+        .filter(|p| matched.starts_with(p.as_bytes()))
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    let body = &matched[prefix_len..];
+    body.first()
+        .is_some_and(|first| body.iter().any(|b| b != first))
 }
 
 impl SecretRules {
-    /// The built-in rules, with the key prefixes of the policy in force.
+    /// The built-in rules with the built-in key prefixes and those of `policy`, then the
+    /// policy's `[[scan.rules]]`. A policy can add prefixes and rules; it never removes a
+    /// built-in one. An invalid or oversized policy rule is an error naming it.
+    ///
+    /// ```
+    /// use cargo_clay::scan::SecretRules;
+    /// use clay_policy::Policy;
+    ///
+    /// let policy = Policy::from_toml(
+    ///     "[environments.production]\nallow = []\n[keys]\nlive_prefix = \"clay_live_\"\n",
+    ///     "clay-policy.toml",
+    /// )?;
+    /// let rules = SecretRules::for_policy(&policy)?;
+    /// let mut found = Vec::new();
+    /// let text = format!("a = {}\nb = {}\n", ["sk_live_", "4eC39HqLyjWD"].concat(), ["clay_live_", "Zz81QwEr"].concat());
+    /// rules.find_all(text.as_bytes(), false, |hit| found.push(rules.rules()[hit.rule].id.clone()));
+    /// assert_eq!(found, ["live_key", "live_key"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_policy(policy: &Policy) -> Result<Self, Error> {
+        Self::with_extra(policy.keys(), from_policy(policy)?)
+    }
+
+    /// The built-in rules, with the built-in key prefixes and those of `keys`.
     pub fn new(keys: &KeyPrefixes) -> Result<Self, Error> {
         Self::with_extra(keys, Vec::new())
     }
 
-    /// The built-in rules and `extra` ones. The extra rules are tried after the key-prefix
-    /// rules and before the generic high-entropy assignment, so a specific rule names its
-    /// finding even when the line also looks like `TOKEN = …`.
+    /// The built-in rules and `extra` ones. The extra rules are tried after the key rules and
+    /// before the generic high-entropy assignment, so a specific rule names its finding even
+    /// when the line also looks like `TOKEN = …`.
     pub fn with_extra(keys: &KeyPrefixes, extra: Vec<SecretRule>) -> Result<Self, Error> {
         let mut rules = builtin_rules(keys);
         let generic = rules
@@ -77,19 +163,18 @@ impl SecretRules {
         rules.splice(generic..generic, extra);
         let each = rules
             .iter()
-            .map(|rule| {
-                Regex::new(&rule.pattern)
-                    .map_err(|e| Error::Usage(format!("rule `{}`: invalid pattern: {e}", rule.id)))
-            })
+            .map(|rule| compile(&rule.id, &rule.pattern, RULE_SIZE_LIMIT))
             .collect::<Result<Vec<_>, _>>()?;
-        let any = Regex::new(
-            &rules
-                .iter()
-                .map(|rule| format!("(?:{})", rule.pattern))
-                .collect::<Vec<_>>()
-                .join("|"),
-        )
-        .map_err(|e| Error::Usage(format!("secret rules: {e}")))?;
+        let combined = rules
+            .iter()
+            .map(|rule| format!("(?:{})", rule.pattern))
+            .collect::<Vec<_>>()
+            .join("|");
+        let any = compile(
+            "(all rules)",
+            &combined,
+            RULE_SIZE_LIMIT * (rules.len() + 1),
+        )?;
         Ok(SecretRules { rules, any, each })
     }
 
@@ -103,142 +188,258 @@ impl SecretRules {
         self.rules.iter().map(|r| r.pattern.as_str())
     }
 
-    /// Every secret in `text`, in order. A candidate that no rule confirms (an assignment of
-    /// a low-entropy value) is skipped, and the search goes on after it.
-    pub fn find_all(&self, text: &[u8], mut found: impl FnMut(Hit)) {
+    /// Every secret in `text`, in order of position, each once. Where two rules match the
+    /// same secret, the first rule in order names it; two secrets on a line are two hits.
+    /// With `binary`, the text-only rules (the generic assignment) do not run.
+    pub fn find_all(&self, text: &[u8], binary: bool, mut found: impl FnMut(Hit)) {
+        let mut hits = BTreeSet::new();
+        let mut covered = 0;
         for candidate in self.any.find_iter(text) {
-            let piece = &text[candidate.start()..candidate.end()];
-            if let Some(hit) = self.classify(piece) {
-                found(Hit {
-                    rule: hit.rule,
-                    start: candidate.start() + hit.start,
-                    end: candidate.start() + hit.end,
+            if candidate.end() <= covered {
+                continue;
+            }
+            // The candidate's line, at most WINDOW bytes either side (searched no further, so
+            // a long line with many candidates costs linear time).
+            let before = candidate.start().saturating_sub(WINDOW);
+            let after = candidate.end().saturating_add(WINDOW).min(text.len());
+            let start = memchr::memrchr(b'\n', &text[before..candidate.start()])
+                .map_or(before, |i| before + i + 1);
+            let end = memchr::memchr(b'\n', &text[candidate.end()..after])
+                .map_or(after, |i| candidate.end() + i);
+            self.find_in(text, start, end, binary, &mut hits);
+            covered = end;
+        }
+        // Overlapping hits are one secret: the more specific (earlier) rule names it. The hits
+        // come sorted by start and the kept ones do not overlap, so only the last kept one can
+        // overlap the next hit.
+        let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+        for hit in hits {
+            match kept.last_mut() {
+                Some(last) if hit.start < last.end => {
+                    if hit.rule < last.rule {
+                        *last = hit;
+                    }
+                }
+                _ => kept.push(hit),
+            }
+        }
+        kept.into_iter().for_each(&mut found);
+    }
+
+    /// Runs every rule on `text[start..end]`, adding confirmed secrets to `hits`.
+    fn find_in(
+        &self,
+        text: &[u8],
+        start: usize,
+        end: usize,
+        binary: bool,
+        hits: &mut BTreeSet<Hit>,
+    ) {
+        let region = &text[start..end];
+        for (index, (rule, regex)) in self.rules.iter().zip(&self.each).enumerate() {
+            if binary && rule.text_only {
+                continue;
+            }
+            for captures in regex.captures_iter(region) {
+                let Some(whole) = captures.get(0) else {
+                    continue;
+                };
+                let secret = captures.iter().skip(1).flatten().next().unwrap_or(whole);
+                if secret.is_empty() {
+                    continue;
+                }
+                let (secret_start, secret_end) = (start + secret.start(), start + secret.end());
+                if !rule.key_prefixes.is_empty()
+                    && !is_key(
+                        text,
+                        start + whole.start(),
+                        start + whole.end(),
+                        &rule.key_prefixes,
+                    )
+                {
+                    continue;
+                }
+                if rule.entropy {
+                    let Ok(value) = std::str::from_utf8(secret.as_bytes()) else {
+                        continue;
+                    };
+                    if !is_high_entropy_token(value) {
+                        continue;
+                    }
+                }
+                hits.insert(Hit {
+                    start: secret_start,
+                    end: secret_end,
+                    rule: index,
                 });
             }
         }
     }
-
-    /// Which rule `piece` (one match of the combined regex) belongs to: the first rule, in
-    /// order, that finds a secret in it. A key assigned to `API_KEY` is a key, not an
-    /// assignment, because the prefix rules come first.
-    fn classify(&self, piece: &[u8]) -> Option<Hit> {
-        for (index, (rule, regex)) in self.rules.iter().zip(&self.each).enumerate() {
-            let Some(captures) = regex.captures(piece) else {
-                continue;
-            };
-            let secret = captures
-                .iter()
-                .skip(1)
-                .flatten()
-                .next()
-                .or_else(|| captures.get(0));
-            let Some(secret) = secret else { continue };
-            if rule.entropy {
-                let Ok(value) = std::str::from_utf8(secret.as_bytes()) else {
-                    continue;
-                };
-                if !is_high_entropy_token(value) {
-                    continue;
-                }
-            }
-            return Some(Hit {
-                rule: index,
-                start: secret.start(),
-                end: secret.end(),
-            });
-        }
-        None
-    }
 }
 
-/// The policy's `[[scan.rules]]`, as scanner rules.
-pub(super) fn from_policy(policy: &clay_policy::Policy) -> Vec<SecretRule> {
-    policy
-        .scan_rules()
+/// Compiles one pattern with a size limit, so that a policy cannot make the scan eat memory.
+fn compile(id: &str, pattern: &str, size_limit: usize) -> Result<Regex, Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(size_limit)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => Error::Usage(format!(
+                "rule `{id}`: pattern too large (it compiles to more than {limit} bytes)"
+            )),
+            e => Error::Usage(format!("rule `{id}`: invalid pattern: {e}")),
+        })
+}
+
+/// The policy's `[[scan.rules]]`, as scanner rules, checked: at most [`MAX_POLICY_RULES`], each
+/// pattern at most [`MAX_RULE_PATTERN_LEN`] bytes, valid, not matching the empty string, and no
+/// id of a built-in rule.
+pub(super) fn from_policy(policy: &Policy) -> Result<Vec<SecretRule>, Error> {
+    let rules = policy.scan_rules();
+    if rules.len() > MAX_POLICY_RULES {
+        return Err(Error::Usage(format!(
+            "{}: {} [[scan.rules]], more than the {MAX_POLICY_RULES} allowed",
+            policy.source().describe(),
+            rules.len()
+        )));
+    }
+    rules
         .iter()
         .map(|rule| {
+            let id = &rule.id;
+            if [LIVE_KEY, TEST_KEY, WEBHOOK_SECRET, HIGH_ENTROPY_ASSIGNMENT].contains(&id.as_str()) {
+                return Err(Error::Usage(format!(
+                    "rule `{id}`: the id of a built-in rule (built-in rules cannot be redefined)"
+                )));
+            }
+            if rule.pattern.len() > MAX_RULE_PATTERN_LEN {
+                return Err(Error::Usage(format!(
+                    "rule `{id}`: pattern too large ({} bytes, at most {MAX_RULE_PATTERN_LEN})",
+                    rule.pattern.len()
+                )));
+            }
+            let hir = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(&rule.pattern)
+                .map_err(|e| Error::Usage(format!("rule `{id}`: invalid pattern: {e}")))?;
+            if hir.properties().minimum_len().unwrap_or(0) == 0 {
+                return Err(Error::Usage(format!(
+                    "rule `{id}`: the pattern matches the empty string"
+                )));
+            }
+            compile(id, &rule.pattern, RULE_SIZE_LIMIT)?;
             let short = rule
                 .description
                 .clone()
-                .unwrap_or_else(|| format!("A match of the policy's scan rule `{}`.", rule.id));
-            SecretRule {
-                id: rule.id.clone(),
+                .unwrap_or_else(|| format!("A match of the policy's scan rule `{id}`."));
+            Ok(SecretRule {
+                id: id.clone(),
                 pattern: rule.pattern.clone(),
                 entropy: rule.entropy,
+                key_prefixes: Vec::new(),
+                text_only: false,
                 info: RuleInfo::new(
-                    &rule.id,
+                    id,
                     &short,
                     &format!("{short} (defined in the policy's [[scan.rules]])"),
                     "Rotate the credential if it is real, then load it from an environment variable; \
                      allow-list a false positive by its fingerprint in `.clay-scan-ignore`.",
                 ),
-            }
+            })
         })
         .collect()
 }
 
+/// The built-in rules: the built-in prefixes always, plus any other prefix `keys` names.
 fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
-    let prefixed = |prefix: &str, body: &str| format!("{}{body}", regex::escape(prefix));
-    vec![
-        SecretRule {
-            id: LIVE_KEY.to_owned(),
-            pattern: prefixed(&keys.live_prefix, KEY_BODY),
+    let builtin = Policy::builtin().keys();
+    let with = |builtin: &str, added: &str| {
+        let mut prefixes = vec![builtin.to_owned()];
+        if !added.is_empty() && added != builtin {
+            prefixes.push(added.to_owned());
+        }
+        prefixes
+    };
+    let live = with(&builtin.live_prefix, &keys.live_prefix);
+    let test = with(&builtin.test_prefix, &keys.test_prefix);
+    let [live, test, webhook] = key_rules(&live, &test);
+    let min = MIN_BODY_LEN;
+    let key_rule =
+        |(id, prefixes, pattern): (&str, Vec<String>, String), info: RuleInfo| SecretRule {
+            id: id.to_owned(),
+            pattern,
             entropy: false,
-            info: RuleInfo::new(
+            key_prefixes: prefixes,
+            text_only: false,
+            info,
+        };
+    vec![
+        key_rule(
+            live,
+            RuleInfo::new(
                 LIVE_KEY,
                 "A live API key committed to the repository.",
-                "A string with the policy's live key prefix (sk_live_ by default) followed by at \
-                 least 24 key characters. Anyone who can read the repository, or any clone or \
-                 fork of it, can use the key with all the permissions of the account that \
-                 created it.",
+                &format!(
+                    "A live key prefix (sk_live_, plus the policy's own) not preceded by a letter \
+                     or digit, followed by at least {min} letters and digits that are not one \
+                     repeated character. Anyone who can read the repository, or any clone or \
+                     fork of it, can use the key with all the permissions of the account that \
+                     created it."
+                ),
                 "Rotate the key immediately: create a new key in the Clay dashboard, update the \
                  environment variable, verify it (`cargo clay verify-key`), revoke the old key. \
                  Then remove the literal and load the key from an environment variable. A key \
                  in git history stays exposed until it is revoked.",
             ),
-        },
-        SecretRule {
-            id: TEST_KEY.to_owned(),
-            pattern: prefixed(&keys.test_prefix, KEY_BODY),
-            entropy: false,
-            info: RuleInfo::new(
+        ),
+        key_rule(
+            test,
+            RuleInfo::new(
                 TEST_KEY,
                 "A test API key committed to the repository.",
-                "A string with the policy's test key prefix (sk_test_ by default) followed by at \
-                 least 24 key characters. Test keys reach test data and often more than \
-                 intended; committed, they are shared with everyone who can read the history.",
+                &format!(
+                    "A test key prefix (sk_test_, plus the policy's own) not preceded by a letter \
+                     or digit, followed by at least {min} letters and digits that are not one \
+                     repeated character. Test keys reach test data and often more than \
+                     intended; committed, they are shared with everyone who can read the \
+                     history."
+                ),
                 "Rotate the key, load it from an environment variable, and add `.env` files to \
                  .gitignore. If the value is a documented placeholder, allow-list its \
-                 fingerprint in `.clay-scan-ignore` or mark the line `clay:allow`.",
+                 fingerprint in `.clay-scan-ignore` or put `clay:allow` in a comment on the line.",
             ),
-        },
-        SecretRule {
-            id: WEBHOOK_SECRET.to_owned(),
-            pattern: prefixed(WEBHOOK_SECRET_PREFIX, WEBHOOK_BODY),
-            entropy: false,
-            info: RuleInfo::new(
+        ),
+        key_rule(
+            webhook,
+            RuleInfo::new(
                 WEBHOOK_SECRET,
                 "A webhook signing secret committed to the repository.",
-                "A Standard Webhooks secret (`whsec_` and base64). With it anyone can forge \
-                 webhook deliveries that your signature check accepts.",
+                &format!(
+                    "A Standard Webhooks secret: `whsec_` and at least {min} base64 characters. \
+                     With it anyone can forge webhook deliveries that your signature check \
+                     accepts."
+                ),
                 "Rotate the webhook secret (keep the old one as `with_previous` during the \
                  grace period), load it from an environment variable into a `WebhookSecret`, \
                  and remove the literal.",
             ),
-        },
+        ),
         SecretRule {
             id: HIGH_ENTROPY_ASSIGNMENT.to_owned(),
             pattern: ASSIGNMENT.to_owned(),
             entropy: true,
+            key_prefixes: Vec::new(),
+            text_only: true,
             info: RuleInfo::new(
                 HIGH_ENTROPY_ASSIGNMENT,
                 "A random-looking value assigned to a name like *_KEY, *_SECRET or *_TOKEN.",
                 "An assignment (`=`, `:` or `:=`) of a long high-entropy token (clay-policy's \
                  entropy test, the same the derive uses) to a name ending in KEY, SECRET or \
-                 TOKEN. Such values are usually credentials of some service.",
+                 TOKEN, in text files (not in binary content). Such values are usually \
+                 credentials of some service.",
                 "If it is a credential, rotate it and load it from the environment. If it is \
                  not (a hash, a test vector), allow-list its fingerprint in \
-                 `.clay-scan-ignore` or mark the line `clay:allow`.",
+                 `.clay-scan-ignore` or put `clay:allow` in a comment on the line.",
             ),
         },
     ]
@@ -247,11 +448,10 @@ fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clay_policy::Policy;
 
     fn ids(rules: &SecretRules, text: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        rules.find_all(text.as_bytes(), |hit| {
+        rules.find_all(text.as_bytes(), false, |hit| {
             out.push((
                 rules.rules()[hit.rule].id.clone(),
                 text[hit.start..hit.end].to_owned(),
@@ -260,39 +460,158 @@ mod tests {
         out
     }
 
+    fn live(body: &str) -> String {
+        format!("sk_{}_{body}", "live")
+    }
+
     #[test]
     fn each_rule() -> Result<(), Error> {
         let rules = SecretRules::new(Policy::builtin().keys())?;
-        let live = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+        let key = live("4eC39HqLyjWDarjtT1zdp7dc");
         assert_eq!(
-            ids(&rules, &format!("CLAY_API_KEY={live}\n")),
-            [(LIVE_KEY.to_owned(), live.to_owned())]
+            ids(&rules, &format!("CLAY_API_KEY={key}\n")),
+            [(LIVE_KEY.to_owned(), key.clone())]
         );
-        let test = "sk_test_4eC39HqLyjWDarjtT1zdp7dcQQ";
+        let test = format!("sk_{}_{}", "test", "4eC39HqLyjWDarjtT1zdp7dcQQ");
         assert_eq!(
             ids(&rules, &format!("let k = \"{test}\";")),
-            [(TEST_KEY.to_owned(), test.to_owned())]
+            [(TEST_KEY.to_owned(), test.clone())]
         );
-        let wh = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        assert_eq!(
-            ids(&rules, wh),
-            [(WEBHOOK_SECRET.to_owned(), wh.to_owned())]
-        );
+        let wh = format!("whsec_{}", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        assert_eq!(ids(&rules, &wh), [(WEBHOOK_SECRET.to_owned(), wh.clone())]);
         let token = "q8Zr1vLx0PaW3mTn7YbKc2Ud9Qe";
         assert_eq!(
             ids(&rules, &format!("GITHUB_TOKEN: \"{token}\"")),
             [(HIGH_ENTROPY_ASSIGNMENT.to_owned(), token.to_owned())]
         );
-        assert_eq!(
-            ids(&rules, &format!("\"apiKey\": \"{token}\",")),
-            [(HIGH_ENTROPY_ASSIGNMENT.to_owned(), token.to_owned())]
-        );
-        // Low entropy, env-var names, short keys: nothing.
+        // Low entropy, env-var names: nothing.
         assert!(ids(&rules, "API_KEY=aaaaaaaaaaaaaaaaaaaaaaaaaaaa").is_empty());
         assert!(ids(&rules, "SECRET_NAME = CLAY_WEBHOOK_SECRET_PRODUCTION").is_empty());
-        assert!(ids(&rules, "sk_live_short").is_empty());
-        // Two on one line.
-        assert_eq!(ids(&rules, &format!("{live} {test}")).len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn the_key_definition() -> Result<(), Error> {
+        let rules = SecretRules::new(Policy::builtin().keys())?;
+        // A short body of 8 or more letters and digits is a key; the body is the maximal run.
+        assert_eq!(
+            ids(&rules, &format!("{}_rest", live("abcd1234efgh"))),
+            [(LIVE_KEY.to_owned(), live("abcd1234efgh"))]
+        );
+        // Placeholders and look-alikes are not.
+        for text in [
+            live("***"),
+            live("<your-key-here>"),
+            live("xxxxxxxx"),
+            live("XXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            live("abc1234"),
+            format!("x{}", live("abcd1234efgh")),
+            format!("9{}", live("abcd1234efgh")),
+        ] {
+            assert!(ids(&rules, &text).is_empty(), "{text}");
+        }
+        // A prefix after punctuation or `_` is a key.
+        assert_eq!(
+            ids(&rules, &format!("my_{}", live("abcd1234efgh"))).len(),
+            1
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn every_secret_on_a_line() -> Result<(), Error> {
+        let rules = SecretRules::new(Policy::builtin().keys())?;
+        let one = live("4eC39HqLyjWDarjtT1zdp7dc");
+        let two = live("Zz81QwErTy0uIoPaSdFgHjKl");
+        let token = "q8Zr1vLx0PaW3mTn7YbKc2Ud9Qe";
+        let line = format!("PASSWORD_TOKEN={token} KEY={one},{two}");
+        let found = ids(&rules, &line);
+        assert_eq!(
+            found,
+            [
+                (HIGH_ENTROPY_ASSIGNMENT.to_owned(), token.to_owned()),
+                (LIVE_KEY.to_owned(), one),
+                (LIVE_KEY.to_owned(), two),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn many_secrets_on_one_line_take_linear_time() -> Result<(), Error> {
+        let rules = SecretRules::new(Policy::builtin().keys())?;
+        let line = (0..50_000)
+            .map(|i| live(&format!("k{i:08}x")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut count = 0;
+        rules.find_all(line.as_bytes(), false, |_| count += 1);
+        assert_eq!(count, 50_000);
+        Ok(())
+    }
+
+    #[test]
+    fn binary_content_runs_only_prefixed_rules() -> Result<(), Error> {
+        let rules = SecretRules::new(Policy::builtin().keys())?;
+        let text = format!(
+            "API_TOKEN=q8Zr1vLx0PaW3mTn7YbKc2Ud9Qe {}",
+            live("4eC39HqLyjWD")
+        );
+        let mut found = Vec::new();
+        rules.find_all(text.as_bytes(), true, |hit| found.push(hit.rule));
+        assert_eq!(found, [0]);
+        Ok(())
+    }
+
+    #[test]
+    fn policy_adds_and_never_removes() -> Result<(), Box<dyn std::error::Error>> {
+        let policy = Policy::from_toml(
+            "[environments.production]\nallow = []\n[keys]\nlive_prefix = \"clay_live_\"\ntest_prefix = \"clay_test_\"\n",
+            "clay-policy.toml",
+        )?;
+        let rules = SecretRules::for_policy(&policy)?;
+        let text = format!(
+            "{} {} {}",
+            live("4eC39HqLyjWD"),
+            ["clay_live_", "4eC39HqLyjWD"].concat(),
+            ["sk_test_", "4eC39HqLyjWD"].concat()
+        );
+        let mut found = Vec::new();
+        rules.find_all(text.as_bytes(), false, |hit| {
+            found.push(rules.rules()[hit.rule].id.clone())
+        });
+        assert_eq!(found, [LIVE_KEY, LIVE_KEY, TEST_KEY]);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_policy_rules_are_errors() -> Result<(), Box<dyn std::error::Error>> {
+        let policy_with = |pattern: &str| {
+            Policy::from_toml(
+                &format!(
+                    "[environments.production]\nallow = []\n[[scan.rules]]\nid = \"mine\"\npattern = '{pattern}'\n"
+                ),
+                "clay-policy.toml",
+            )
+        };
+        for (pattern, message) in [
+            ("itk_([", "invalid pattern"),
+            ("x*", "matches the empty string"),
+            ("(?:[A-Za-z0-9]{500}){500}", "too large"),
+        ] {
+            let policy = policy_with(pattern)?;
+            match SecretRules::for_policy(&policy) {
+                Err(Error::Usage(text)) => {
+                    assert!(
+                        text.contains("rule `mine`") && text.contains(message),
+                        "{text}"
+                    );
+                }
+                other => unreachable!("{pattern}: {other:?}"),
+            }
+        }
+        let long = "a".repeat(MAX_RULE_PATTERN_LEN + 1);
+        assert!(SecretRules::for_policy(&policy_with(&long)?).is_err());
         Ok(())
     }
 }

@@ -109,6 +109,28 @@ impl Repo {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// Runs git with `input` on its standard input; its trimmed standard output.
+    pub fn git_stdin(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(self.dir.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run git");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write to git");
+        let output = child.wait_with_output().expect("wait for git");
+        assert!(output.status.success(), "git {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     /// `git add -A && git commit`; the new commit's hash.
     pub fn commit_all(&self, message: &str) -> String {
         self.git(&["add", "-A"]);
