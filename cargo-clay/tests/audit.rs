@@ -18,7 +18,7 @@ fn evidence(item: &Value) -> Vec<Value> {
 
 /// A tracked `.env` (committed, then untracked: in history only), a tracked
 /// `config/.env.local`, a `.gitignore` without `.env.*.local`, staging and production sharing
-/// a key, a key issued 332 days before `--today`.
+/// a (test) key, and in production a key issued 332 days before `--today`.
 fn bad_repo() -> (Repo, String) {
     let repo = Repo::new();
     repo.write(
@@ -35,11 +35,11 @@ fn bad_repo() -> (Repo, String) {
     let shared = test_key_2();
     repo.write(
         ".env.staging",
-        format!("CLAY_API_KEY={shared}\nCLAY_API_KEY_ISSUED_AT=2026-01-01\n"),
+        format!("CLAY_API_KEY={shared}\nCLAY_API_KEY_ISSUED_AT=2026-11-01\n"),
     );
     repo.write(
         ".env.production",
-        format!("# prod\nCLAY_API_KEY={shared}\nCLAY_API_KEY_ISSUED_AT=2026-11-01\n"),
+        format!("# prod\nCLAY_API_KEY={shared}\nCLAY_API_KEY_ISSUED_AT=2026-01-01\n"),
     );
     (repo, env_commit)
 }
@@ -84,8 +84,19 @@ fn failing_checklist_with_evidence() {
 
     let distinct = item(&report, "checklist", "distinct_keys_per_environment");
     assert_eq!(distinct["status"], "fail");
-    let shared = &evidence(distinct)[0];
+    let distinct = evidence(distinct);
+    let shared = distinct
+        .iter()
+        .find(|e| e["fingerprint"].is_string())
+        .expect("the shared key");
     assert_eq!(shared["fingerprint"], fingerprint(&test_key_2()));
+    // A test key in production fails too, as it would when the service loads it.
+    assert!(
+        distinct.iter().any(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("a test key in production"))),
+        "{distinct:#?}"
+    );
     let message = shared["message"].as_str().unwrap_or_default();
     assert!(message.contains(".env.staging") && message.contains(".env.production"));
 
@@ -94,9 +105,9 @@ fn failing_checklist_with_evidence() {
     let age = evidence(age);
     let old = age
         .iter()
-        .find(|e| e["file"] == ".env.staging")
-        .expect("the staging key's age");
-    assert_eq!(old["line"], 2);
+        .find(|e| e["file"] == ".env.production")
+        .expect("the production key's age");
+    assert_eq!(old["line"], 3);
     assert!(
         old["message"]
             .as_str()
@@ -105,8 +116,8 @@ fn failing_checklist_with_evidence() {
     );
     let fresh = age
         .iter()
-        .find(|e| e["file"] == ".env.production")
-        .expect("production");
+        .find(|e| e["file"] == ".env.staging")
+        .expect("staging");
     assert_eq!(fresh["level"], "note");
 
     // No Cargo.toml: scopes are a warning, not a failure.

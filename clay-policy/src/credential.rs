@@ -207,6 +207,35 @@ impl KeyDefinition {
             .map(|m| m.kind)
     }
 
+    /// The bytes version of [`is_key`](Self::is_key), for binary content.
+    pub fn is_key_bytes(&self, text: &[u8]) -> bool {
+        self.key_at(text, 0)
+            .is_some_and(|m| m.range.end == text.len())
+    }
+
+    /// The prefixes of one kind, in the order they were added.
+    pub fn prefixes_of(&self, kind: KeyKind) -> impl Iterator<Item = &str> {
+        self.prefixes
+            .iter()
+            .filter(move |(_, k)| *k == kind)
+            .map(|(p, _)| p.as_str())
+    }
+
+    /// [`scanner_regex`](Self::scanner_regex) for the keys of one kind (a scanner that names
+    /// live keys, test keys and webhook secrets as separate rules); `None` when the definition
+    /// has no prefix of that kind.
+    pub fn scanner_regex_for(&self, kind: KeyKind) -> Option<String> {
+        let alternatives: Vec<String> = self.prefixes_of(kind).map(escape_regex).collect();
+        (!alternatives.is_empty()).then(|| {
+            format!(
+                "((?:{}){}{{{},}})",
+                alternatives.join("|"),
+                kind.body_class(),
+                MIN_KEY_BODY_LEN
+            )
+        })
+    }
+
     /// A regular expression (the `regex` crate's syntax, bytes or text) whose first capture
     /// group finds every key candidate of this definition: the same prefixes, body classes and
     /// minimum length. A scanner confirms each candidate with [`is_key`](Self::is_key), which
@@ -446,6 +475,12 @@ mod tests {
         assert!(regex.contains("sk_live_[A-Za-z0-9]{8,}"), "{regex}");
         assert!(regex.contains("whsec_[A-Za-z0-9+/=]{8,}"), "{regex}");
         assert_eq!(escape_regex("a.b+c"), "a\\.b\\+c");
+        assert_eq!(
+            def().scanner_regex_for(KeyKind::Live).as_deref(),
+            Some("((?:sk_live_)[A-Za-z0-9]{8,})")
+        );
+        assert!(def().is_key_bytes(b"whsec_MfKQ9r8GKYqr"));
+        assert!(!def().is_key_bytes(b"whsec_MfKQ9r8GKYqr "));
     }
 
     #[test]

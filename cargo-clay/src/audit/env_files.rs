@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use clay_policy::{Policy, Rotation, canonical_environment, looks_like_credential};
+use clay_policy::{KeyPlacement, Policy, RotationVerdict, canonical_environment};
 use ignore::WalkBuilder;
 
 use super::ids::{DISTINCT_KEYS, ENV_IGNORED, ENV_UNTRACKED, KEY_AGE, ROTATION};
@@ -324,30 +324,39 @@ pub fn distinct_keys(files: &[EnvFile], policy: &Policy) -> Item {
     // fingerprint → (environment, var)
     let mut seen: BTreeMap<String, Vec<(&str, &EnvVar)>> = BTreeMap::new();
     let mut environments = Vec::new();
+    let keys = clay_policy::KeyDefinition::for_policy(policy.keys());
     for file in files {
         let Some(environment) = &file.environment else {
             continue;
         };
         let mut has_key = false;
         for var in &file.vars {
-            if var.name.ends_with("_ISSUED_AT") || !looks_like_credential(&var.value, policy.keys())
-            {
+            if var.name.ends_with("_ISSUED_AT") || !keys.contains_key(&var.value) {
                 continue;
             }
             has_key = true;
             seen.entry(sha256_hex(var.value.as_bytes()))
                 .or_default()
                 .push((environment, var));
-            let live = var.value.starts_with(&policy.keys().live_prefix);
-            let allows_live = policy
-                .environment(environment)
-                .is_some_and(|e| e.live_keys());
-            if live && policy.environment(environment).is_some() && !allows_live {
+            // Which environment a key belongs in: clay-policy's placement rule, the loader's.
+            let Some(policy_environment) = policy.environment(environment) else {
+                continue;
+            };
+            let placement =
+                clay_policy::key_placement(var.value.trim(), policy_environment, policy.keys());
+            let problem = match placement {
+                KeyPlacement::Allowed => None,
+                KeyPlacement::LiveKeyNotAllowed => Some(("a live key", "only test keys")),
+                KeyPlacement::TestKeyInLiveEnvironment => Some(("a test key", "live keys")),
+                KeyPlacement::UnprefixedKey => {
+                    Some(("a key with neither prefix", "only prefixed keys"))
+                }
+            };
+            if let Some((what, allowed)) = problem {
                 item.add_at(
                     Status::Fail,
                     format!(
-                        "`{}` holds a live key in {environment}, where the policy allows only \
-                         test keys",
+                        "`{}` holds {what} in {environment}, where the policy allows {allowed}",
                         escape_text(&var.name)
                     ),
                     &var.file,
@@ -409,99 +418,57 @@ pub fn distinct_keys(files: &[EnvFile], policy: &Policy) -> Item {
     item
 }
 
-/// The verdict on a key's age.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgeVerdict {
-    /// Within the rotation age.
-    Ok {
-        /// Whole days since issue.
-        days: i64,
-    },
-    /// Past the warning age.
-    Warn {
-        /// Whole days since issue.
-        days: i64,
-    },
-    /// Past the rotation age.
-    Overdue {
-        /// Whole days since issue.
-        days: i64,
-    },
-    /// Issued after `today`.
-    Future,
-    /// Not a date.
-    Invalid,
-}
-
-/// How old a key issued at `issued` (`YYYY-MM-DD` or RFC 3339) is on `today`, against the
-/// policy's rotation ages.
-// one judge: replaced by clay-policy's rotation verdict
-pub fn rotation_verdict(issued: &str, today: jiff::civil::Date, rotation: Rotation) -> AgeVerdict {
-    let text = issued.trim();
-    let date = match text.parse::<jiff::civil::Date>() {
-        Ok(date) => date,
-        Err(_) => match text.parse::<jiff::Timestamp>() {
-            Ok(timestamp) => jiff::tz::Offset::UTC.to_datetime(timestamp).date(),
-            Err(_) => return AgeVerdict::Invalid,
-        },
-    };
-    let days = i64::from((today - date).get_days());
-    if days < -1 {
-        AgeVerdict::Future
-    } else if days > i64::from(rotation.max_age_days) {
-        AgeVerdict::Overdue { days }
-    } else if days > i64::from(rotation.warn_age_days) {
-        AgeVerdict::Warn { days }
-    } else {
-        AgeVerdict::Ok { days: days.max(0) }
-    }
-}
-
 /// "Key age": each `<VAR>_ISSUED_AT` against the policy's rotation ages.
-pub fn key_age(files: &[EnvFile], policy: &Policy, today: jiff::civil::Date) -> Item {
+///
+/// The verdict is clay-policy's `rotation_verdict`, the loader's: the same whole 24-hour days,
+/// the same tolerance for a date slightly ahead, and the same severity: an overdue key fails
+/// where loading would stop (production), a date that cannot be read or lies in the future
+/// fails everywhere; an overdue key elsewhere and one due soon are warnings.
+pub fn key_age(files: &[EnvFile], policy: &Policy, now: i64) -> Item {
     let mut item = Item::new(KEY_AGE, "Key age (rotation)");
     let rotation = policy.rotation();
-    for var in files.iter().flat_map(|f| &f.vars) {
-        let Some(key_var) = var.name.strip_suffix("_ISSUED_AT") else {
-            continue;
-        };
-        let key_var = escape_text(key_var);
-        let (status, message) = match rotation_verdict(&var.value, today, rotation) {
-            AgeVerdict::Invalid => (
-                Status::Warn,
-                format!(
-                    "`{}` is not a date (expected YYYY-MM-DD or RFC 3339)",
+    for file in files {
+        let environment = file
+            .environment
+            .as_deref()
+            .unwrap_or(clay_policy::DEVELOPMENT);
+        for var in &file.vars {
+            let Some(key_var) = var.name.strip_suffix("_ISSUED_AT") else {
+                continue;
+            };
+            let key_var = escape_text(key_var);
+            let verdict = clay_policy::rotation_verdict(&var.value, now, rotation);
+            let status = if verdict.is_error_in(environment) {
+                Status::Fail
+            } else if verdict.needs_attention() {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            // The value is never shown: it may be a secret pasted into the wrong variable.
+            let message = match verdict {
+                RotationVerdict::Invalid { reason } => {
+                    format!("`{}` is {reason}", escape_text(&var.name))
+                }
+                RotationVerdict::InFuture => format!(
+                    "`{}` is in the future: a key cannot have been issued after now; check the date",
                     escape_text(&var.name)
                 ),
-            ),
-            AgeVerdict::Future => (
-                Status::Warn,
-                format!(
-                    "`{key_var}` was issued in the future ({}): check the date",
-                    escape_text(&var.value)
-                ),
-            ),
-            AgeVerdict::Overdue { days } => (
-                Status::Fail,
-                format!(
-                    "`{key_var}` was issued {days} days ago, past the {}-day rotation limit: \
+                RotationVerdict::Overdue { age_days } => format!(
+                    "`{key_var}` was issued {age_days} days ago, past the {}-day rotation limit: \
                      rotate it now",
                     rotation.max_age_days
                 ),
-            ),
-            AgeVerdict::Warn { days } => (
-                Status::Warn,
-                format!(
-                    "`{key_var}` was issued {days} days ago: schedule rotation before day {}",
+                RotationVerdict::DueSoon { age_days } => format!(
+                    "`{key_var}` was issued {age_days} days ago: schedule rotation before day {}",
                     rotation.max_age_days
                 ),
-            ),
-            AgeVerdict::Ok { days } => (
-                Status::Pass,
-                format!("`{key_var}` was issued {days} days ago"),
-            ),
-        };
-        item.add_at(status, message, &var.file, var.line);
+                RotationVerdict::Fresh { age_days } => {
+                    format!("`{key_var}` was issued {age_days} days ago")
+                }
+            };
+            item.add_at(status, message, &var.file, var.line);
+        }
     }
     if item.evidence.is_empty() {
         item.add(
@@ -558,36 +525,85 @@ mod tests {
         );
     }
 
+    fn env_file(environment: Option<&str>, vars: &[(&str, &str)]) -> EnvFile {
+        let file = format!(".env.{}", environment.unwrap_or("x"));
+        EnvFile {
+            file: file.clone(),
+            environment: environment.map(str::to_owned),
+            vars: vars
+                .iter()
+                .enumerate()
+                .map(|(i, (name, value))| EnvVar {
+                    file: file.clone(),
+                    line: i as u64 + 1,
+                    name: (*name).to_owned(),
+                    value: (*value).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
     #[test]
-    fn rotation_ages() {
-        let rotation = Rotation {
-            max_age_days: 90,
-            warn_age_days: 75,
+    fn key_age_judges_as_the_loader_does() {
+        let policy = Policy::builtin();
+        let now = clay_policy::unix_seconds_of("2026-11-29T12:00:00Z").unwrap_or_default();
+        let statuses = |environment: Option<&str>, value: &str| {
+            let item = key_age(
+                &[env_file(environment, &[("K_ISSUED_AT", value)])],
+                policy,
+                now,
+            );
+            let messages: Vec<String> = item.evidence.iter().map(|e| e.message.clone()).collect();
+            [(item.status, messages.join("\n"))]
         };
-        let today: jiff::civil::Date = "2026-11-29".parse().unwrap_or_default();
+        // Overdue: a failure where loading stops (production), a warning elsewhere.
         assert_eq!(
-            rotation_verdict("2026-11-29", today, rotation),
-            AgeVerdict::Ok { days: 0 }
+            statuses(Some("production"), "2026-01-01")[0].0,
+            Status::Fail
+        );
+        assert_eq!(statuses(Some("staging"), "2026-01-01")[0].0, Status::Warn);
+        assert_eq!(
+            statuses(Some("production"), "2026-09-01")[0].0,
+            Status::Warn
         );
         assert_eq!(
-            rotation_verdict("2026-09-01", today, rotation),
-            AgeVerdict::Warn { days: 89 }
+            statuses(Some("production"), "2026-11-19")[0].0,
+            Status::Pass
         );
-        assert_eq!(
-            rotation_verdict("2026-01-01", today, rotation),
-            AgeVerdict::Overdue { days: 332 }
+        // A date that cannot be read or lies ahead fails everywhere, and is never echoed.
+        let bad = statuses(None, "hunter2");
+        assert_eq!(bad[0].0, Status::Fail);
+        assert!(!bad[0].1.contains("hunter2"), "{}", bad[0].1);
+        assert_eq!(statuses(None, "2027-01-01")[0].0, Status::Fail);
+    }
+
+    #[test]
+    fn a_test_key_in_production_fails_as_it_would_at_load() {
+        let files = [env_file(
+            Some("production"),
+            &[("CLAY_READ_KEY", "sk_test_abcd1234efgh5678")],
+        )];
+        let item = distinct_keys(&files, Policy::builtin());
+        assert_eq!(item.status, Status::Fail, "{:?}", item.evidence);
+        assert!(
+            item.evidence
+                .iter()
+                .any(|e| e.message.contains("a test key in production")),
+            "{:?}",
+            item.evidence
         );
-        assert_eq!(
-            rotation_verdict("2026-11-19T12:00:00Z", today, rotation),
-            AgeVerdict::Ok { days: 10 }
-        );
-        assert_eq!(
-            rotation_verdict("2027-01-01", today, rotation),
-            AgeVerdict::Future
-        );
-        assert_eq!(
-            rotation_verdict("soon", today, rotation),
-            AgeVerdict::Invalid
+        let files = [env_file(
+            Some("development"),
+            &[("CLAY_READ_KEY", "sk_live_abcd1234efgh5678")],
+        )];
+        let item = distinct_keys(&files, Policy::builtin());
+        assert_eq!(item.status, Status::Fail, "{:?}", item.evidence);
+        assert!(
+            item.evidence
+                .iter()
+                .any(|e| e.message.contains("a live key in development")),
+            "{:?}",
+            item.evidence
         );
     }
 }

@@ -199,13 +199,11 @@ pub fn audit(args: &Args) -> Result<Audit, Error> {
     let in_git = util::git_toplevel(&root).is_some();
     let prefix = util::git_prefix(&root);
     let threads = util::default_threads();
-    let today = match &args.today {
-        Some(text) => text
-            .parse::<jiff::civil::Date>()
+    // Key ages are counted from this moment, by clay-policy's rotation verdict (the loader's).
+    let now = match &args.today {
+        Some(text) => clay_policy::unix_seconds_of(text)
             .map_err(|e| Error::Usage(format!("--today {text:?}: {e}")))?,
-        None => jiff::tz::Offset::UTC
-            .to_datetime(jiff::Timestamp::now())
-            .date(),
+        None => clay_policy::now_unix_seconds(),
     };
 
     let (tree, notes) = scanner.scan_tree(&root, &prefix, threads)?;
@@ -230,7 +228,7 @@ pub fn audit(args: &Args) -> Result<Audit, Error> {
     }
     let webhooks = checklist::webhooks(&code);
     let audit_logging = checklist::audit_logging(&code);
-    let age = env_files::key_age(&env, &policy, today);
+    let age = env_files::key_age(&env, &policy, now);
 
     let exposed = history::exposed(&tree, &history, in_git, args.no_history);
     let excessive =

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use clay_policy::{KeyPrefixes, Policy, WEBHOOK_SECRET_PREFIX, is_high_entropy_token};
+use clay_policy::{
+    KeyDefinition, KeyKind, KeyPrefixes, MIN_KEY_BODY_LEN, Policy, is_high_entropy_token,
+};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::Error;
@@ -20,14 +22,6 @@ pub const TEST_KEY: &str = "test_key";
 pub const WEBHOOK_SECRET: &str = "webhook_secret";
 /// Id of the high-entropy assignment rule.
 pub const HIGH_ENTROPY_ASSIGNMENT: &str = "high_entropy_assignment";
-
-// one judge: replaced by clay-policy's key definition
-/// Characters of a key's body after its live or test prefix.
-const KEY_BODY_CLASS: &str = "A-Za-z0-9";
-/// Characters of a `whsec_` secret's body (base64).
-const WEBHOOK_BODY_CLASS: &str = "A-Za-z0-9+/=";
-/// The least number of body characters of a key or a webhook secret.
-const MIN_BODY_LEN: usize = 8;
 
 /// A name ending in KEY, SECRET or TOKEN (`API_KEY`, `apiKey`, `client_secret`; the regex
 /// starts at that ending so that it has literals to search for), an optional closing quote
@@ -54,8 +48,8 @@ pub struct SecretRule {
     pub pattern: String,
     /// The secret must also pass the high-entropy test.
     pub entropy: bool,
-    /// For a key rule, the prefixes it looks for: a match must then pass the key definition
-    /// (not preceded by a letter or digit, a body that is not one repeated character).
+    /// For a key rule, the prefixes it looks for: a match must then be a key by clay-policy's
+    /// one definition (which also drops placeholders such as `sk_live_xxxxxxxx`).
     pub key_prefixes: Vec<String>,
     /// The rule runs on text only, not on binary content (the generic assignment rule).
     pub text_only: bool,
@@ -67,6 +61,8 @@ pub struct SecretRule {
 #[derive(Debug, Clone)]
 pub struct SecretRules {
     rules: Vec<SecretRule>,
+    /// What a key is: clay-policy's one definition, with the built-in prefixes and the policy's.
+    keys: KeyDefinition,
     any: Regex,
     each: Vec<Regex>,
 }
@@ -80,46 +76,6 @@ pub struct Hit {
     pub end: usize,
     /// Index into [`SecretRules::rules`].
     pub rule: usize,
-}
-
-/// The key rules, built from the live and test prefixes (each list: the built-in one first,
-/// then what the policy adds) and `whsec_`.
-// one judge: replaced by clay-policy's key definition
-fn key_rules(live: &[String], test: &[String]) -> [(&'static str, Vec<String>, String); 3] {
-    let pattern = |prefixes: &[String], class: &str| {
-        let alternatives: Vec<String> = prefixes.iter().map(|p| regex::escape(p)).collect();
-        format!("(?:{})[{class}]{{{MIN_BODY_LEN},}}", alternatives.join("|"))
-    };
-    let webhook = vec![WEBHOOK_SECRET_PREFIX.to_owned()];
-    [
-        (LIVE_KEY, live.to_vec(), pattern(live, KEY_BODY_CLASS)),
-        (TEST_KEY, test.to_vec(), pattern(test, KEY_BODY_CLASS)),
-        (
-            WEBHOOK_SECRET,
-            webhook.clone(),
-            pattern(&webhook, WEBHOOK_BODY_CLASS),
-        ),
-    ]
-}
-
-/// True when the key-rule match `text[start..end]` is a key: the prefix is not preceded by an
-/// ASCII letter or digit, and the body after the prefix is not one repeated character
-/// (`sk_live_xxxxxxxx` is a placeholder).
-// one judge: replaced by clay-policy's key definition
-fn is_key(text: &[u8], start: usize, end: usize, prefixes: &[String]) -> bool {
-    if start > 0 && text[start - 1].is_ascii_alphanumeric() {
-        return false;
-    }
-    let matched = &text[start..end];
-    let prefix_len = prefixes
-        .iter()
-        .filter(|p| matched.starts_with(p.as_bytes()))
-        .map(String::len)
-        .max()
-        .unwrap_or(0);
-    let body = &matched[prefix_len..];
-    body.first()
-        .is_some_and(|first| body.iter().any(|b| b != first))
 }
 
 impl SecretRules {
@@ -155,7 +111,8 @@ impl SecretRules {
     /// before the generic high-entropy assignment, so a specific rule names its finding even
     /// when the line also looks like `TOKEN = …`.
     pub fn with_extra(keys: &KeyPrefixes, extra: Vec<SecretRule>) -> Result<Self, Error> {
-        let mut rules = builtin_rules(keys);
+        let definition = KeyDefinition::for_policy(keys);
+        let mut rules = builtin_rules(&definition);
         let generic = rules
             .iter()
             .position(|rule| rule.id == HIGH_ENTROPY_ASSIGNMENT)
@@ -175,7 +132,12 @@ impl SecretRules {
             &combined,
             RULE_SIZE_LIMIT * (rules.len() + 1),
         )?;
-        Ok(SecretRules { rules, any, each })
+        Ok(SecretRules {
+            rules,
+            keys: definition,
+            any,
+            each,
+        })
     }
 
     /// The rules, in the order they are tried.
@@ -250,12 +212,9 @@ impl SecretRules {
                 }
                 let (secret_start, secret_end) = (start + secret.start(), start + secret.end());
                 if !rule.key_prefixes.is_empty()
-                    && !is_key(
-                        text,
-                        start + whole.start(),
-                        start + whole.end(),
-                        &rule.key_prefixes,
-                    )
+                    && !self
+                        .keys
+                        .is_key_bytes(&text[start + secret.start()..start + secret.end()])
                 {
                     continue;
                 }
@@ -351,19 +310,20 @@ pub(super) fn from_policy(policy: &Policy) -> Result<Vec<SecretRule>, Error> {
 }
 
 /// The built-in rules: the built-in prefixes always, plus any other prefix `keys` names.
-fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
-    let builtin = Policy::builtin().keys();
-    let with = |builtin: &str, added: &str| {
-        let mut prefixes = vec![builtin.to_owned()];
-        if !added.is_empty() && added != builtin {
-            prefixes.push(added.to_owned());
-        }
-        prefixes
+/// The built-in rules: one per kind of key, each built from clay-policy's key definition (its
+/// prefixes, body class and minimum length), then the generic assignment rule.
+fn builtin_rules(definition: &KeyDefinition) -> Vec<SecretRule> {
+    let kind_rule = |id: &'static str, kind: KeyKind| {
+        let prefixes: Vec<String> = definition.prefixes_of(kind).map(str::to_owned).collect();
+        let pattern = definition
+            .scanner_regex_for(kind)
+            .unwrap_or_else(|| "[^\\x00-\\xff]".to_owned());
+        (id, prefixes, pattern)
     };
-    let live = with(&builtin.live_prefix, &keys.live_prefix);
-    let test = with(&builtin.test_prefix, &keys.test_prefix);
-    let [live, test, webhook] = key_rules(&live, &test);
-    let min = MIN_BODY_LEN;
+    let live = kind_rule(LIVE_KEY, KeyKind::Live);
+    let test = kind_rule(TEST_KEY, KeyKind::Test);
+    let webhook = kind_rule(WEBHOOK_SECRET, KeyKind::WebhookSecret);
+    let min = MIN_KEY_BODY_LEN;
     let key_rule =
         |(id, prefixes, pattern): (&str, Vec<String>, String), info: RuleInfo| SecretRule {
             id: id.to_owned(),
@@ -380,8 +340,8 @@ fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
                 LIVE_KEY,
                 "A live API key committed to the repository.",
                 &format!(
-                    "A live key prefix (sk_live_, plus the policy's own) not preceded by a letter \
-                     or digit, followed by at least {min} letters and digits that are not one \
+                    "A live key prefix (sk_live_, plus the policy's own) (anywhere, glued to a \
+                     word too), followed by at least {min} letters and digits that are not one \
                      repeated character. Anyone who can read the repository, or any clone or \
                      fork of it, can use the key with all the permissions of the account that \
                      created it."
@@ -398,8 +358,8 @@ fn builtin_rules(keys: &KeyPrefixes) -> Vec<SecretRule> {
                 TEST_KEY,
                 "A test API key committed to the repository.",
                 &format!(
-                    "A test key prefix (sk_test_, plus the policy's own) not preceded by a letter \
-                     or digit, followed by at least {min} letters and digits that are not one \
+                    "A test key prefix (sk_test_, plus the policy's own) (anywhere, glued to a \
+                     word too), followed by at least {min} letters and digits that are not one \
                      repeated character. Test keys reach test data and often more than \
                      intended; committed, they are shared with everyone who can read the \
                      history."
@@ -505,16 +465,18 @@ mod tests {
             live("xxxxxxxx"),
             live("XXXXXXXXXXXXXXXXXXXXXXXXXX"),
             live("abc1234"),
-            format!("x{}", live("abcd1234efgh")),
-            format!("9{}", live("abcd1234efgh")),
         ] {
             assert!(ids(&rules, &text).is_empty(), "{text}");
         }
-        // A prefix after punctuation or `_` is a key.
-        assert_eq!(
-            ids(&rules, &format!("my_{}", live("abcd1234efgh"))).len(),
-            1
-        );
+        // A key is found wherever it stands, glued to a word too (clay-policy's definition,
+        // the one the derive, the loader and the redactor use).
+        for glued in ["x", "9", "my_", "Bearer "] {
+            assert_eq!(
+                ids(&rules, &format!("{glued}{}", live("abcd1234efgh"))).len(),
+                1,
+                "{glued}"
+            );
+        }
         Ok(())
     }
 
