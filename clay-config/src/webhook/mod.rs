@@ -283,7 +283,8 @@
 //! secret (the inner and outer pads hashed once, the state cloned per delivery); headers read
 //! without allocating; a hex signature compared with the expected one in hex, eight digits at a
 //! time and in constant time (its characters are checked only when it does not match). The
-//! in-memory guard adds a key built on the stack, two keyed hashes and a lock. `cargo bench -p clay-config --bench webhook`
+//! in-memory guard adds a key kept on the stack, a clock read, a lock and a hash-map probe (and,
+//! for a delivery id, two keyed hashes). `cargo bench -p clay-config --bench webhook`
 //! compares a full `verify` with a bare `ring::hmac::verify`, and `verify` with the in-memory guard
 //! with `verify` alone, in the same run; with the `redis` feature and `CLAY_TEST_REDIS_URL` set it
 //! also measures deliveries per second through a Redis guard from 1 and 16 tasks. The figures are in

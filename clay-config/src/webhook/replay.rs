@@ -445,9 +445,10 @@ impl fmt::Debug for ReplayGuard {
 /// accepted. Size it above the deliveries you expect per window: the default, 100 000, is 333
 /// a second over five minutes, at about 60 bytes an entry (6 MB when full).
 ///
-/// Entries are 128-bit keyed hashes of the [`ReplayKey`]s (SipHash under two random keys
-/// drawn when the store is made), so a sender cannot choose ids that collide, and two
-/// different keys are mistaken for one with a chance of about 2<sup>-128</sup> per pair.
+/// Entries are 128 bits per [`ReplayKey`]: a signature's own (which no one can choose without
+/// the secret), or for a delivery id two keyed hashes (SipHash under two random keys drawn
+/// when the store is made), so a sender cannot choose ids that collide. Two different keys are
+/// mistaken for one with a chance of about 2<sup>-120</sup> per pair.
 ///
 /// A restart forgets everything: a delivery accepted just before it can be replayed once
 /// just after, within its window.
@@ -546,6 +547,11 @@ impl MemoryStore {
     /// The capacity of [`MemoryStore::default`] and [`ReplayGuard::in_memory`].
     pub const DEFAULT_CAPACITY: usize = 100_000;
 
+    /// A store of the default capacity ([`MemoryStore::DEFAULT_CAPACITY`]).
+    pub fn new() -> MemoryStore {
+        MemoryStore::with_capacity(MemoryStore::DEFAULT_CAPACITY)
+    }
+
     /// A store that holds at most `capacity` unexpired keys (at least one).
     pub fn with_capacity(capacity: usize) -> MemoryStore {
         MemoryStore {
@@ -629,7 +635,7 @@ impl MemoryStore {
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore::with_capacity(MemoryStore::DEFAULT_CAPACITY)
+        MemoryStore::new()
     }
 }
 
