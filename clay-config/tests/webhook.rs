@@ -883,3 +883,56 @@ fn the_scheme_is_the_receivers_choice() {
         }
     }
 }
+
+#[test]
+fn a_malformed_hex_tag_is_reported_before_the_timestamp_and_the_signature() {
+    // Hex tags are compared in hex and their characters checked only when they do not match:
+    // the error a request gets must not depend on it.
+    for scheme in [Scheme::ClayHex, Scheme::ClayTimestamped, Scheme::GitHub] {
+        let verifier = verifier(scheme);
+        let signed = verifier.sign_at(b"{}", at(T0)).expect("signed");
+        let header = signature_header(scheme);
+        let text = signed[header].to_str().expect("ASCII").to_owned();
+        let prefix = if scheme == Scheme::GitHub {
+            "sha256="
+        } else {
+            ""
+        };
+        let hex = text.trim_start_matches("sha256=");
+        for (bad, problem) in [
+            (hex.to_uppercase(), Malformed::NotLowercaseHex),
+            (format!("g{}", &hex[1..]), Malformed::NotLowercaseHex),
+            (format!("{}\u{e9}", &hex[..62]), Malformed::NotLowercaseHex),
+        ] {
+            let headers = set(signed.clone(), header, format!("{prefix}{bad}").as_bytes());
+            let malformed = Err(WebhookError::MalformedSignature { header, problem });
+            assert_eq!(
+                verifier.verify_at(&headers, b"{}", at(T0)),
+                malformed,
+                "{scheme} {bad}"
+            );
+            // Ten minutes late: still reported as malformed, as when tags were decoded first.
+            assert_eq!(
+                verifier.verify_at(&headers, b"{}", at(T0 + 600)),
+                malformed,
+                "{scheme} {bad}"
+            );
+        }
+        // Well-formed but wrong: the timestamp speaks first, then the signature.
+        let zeros = format!("{prefix}{}", "0".repeat(64));
+        let headers = set(signed.clone(), header, zeros.as_bytes());
+        let late = verifier.verify_at(&headers, b"{}", at(T0 + 600));
+        if scheme.is_timestamped() {
+            assert!(
+                matches!(late, Err(WebhookError::StaleTimestamp { .. })),
+                "{late:?}"
+            );
+        } else {
+            assert_eq!(late, Err(WebhookError::WrongSignature { header }));
+        }
+        assert_eq!(
+            verifier.verify_at(&headers, b"{}", at(T0)),
+            Err(WebhookError::WrongSignature { header })
+        );
+    }
+}

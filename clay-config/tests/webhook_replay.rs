@@ -535,7 +535,7 @@ fn a_custom_store_sees_namespaced_keys_and_the_time_to_live() {
         }
 
         fn record<'a>(&'a self, keys: &'a [ReplayKey], ttl: Duration) -> StoreFuture<'a> {
-            let keys = keys.iter().map(|key| key.as_str().to_owned()).collect();
+            let keys = keys.iter().map(ToString::to_string).collect();
             self.0.lock().expect("not poisoned").push((keys, ttl));
             Box::pin(async { Ok(Recorded::New) })
         }

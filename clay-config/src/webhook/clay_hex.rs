@@ -8,7 +8,7 @@
 
 use http::{HeaderMap, HeaderName};
 
-use super::codec::{decode_hex_tag, encode_hex, single_header};
+use super::codec::{HEX_TAG_LEN, encode_hex, hex_tag_text, single_header};
 use super::error::WebhookError;
 use super::key::Key;
 use super::received::{Received, Tags};
@@ -50,20 +50,23 @@ pub(crate) fn sign_headers(key: &Key, body: &[u8]) -> Result<HeaderMap, WebhookE
     Ok(headers)
 }
 
+#[inline]
 pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
     Ok(Received {
         prefix: [b""; 4],
         timestamp: None,
-        tags: Tags::One(read_hex_signature(headers)?),
+        tags: Tags::Hex(read_hex_signature(headers)?),
         signature_header: SIGNATURE_HEADER,
     })
 }
 
-/// The tag in `x-clay-signature`, with or without `sha256=`.
-pub(crate) fn read_hex_signature(headers: &HeaderMap) -> Result<[u8; 32], WebhookError> {
+/// The tag's text in `x-clay-signature`, with or without `sha256=` (its characters are checked
+/// only if it does not match).
+#[inline]
+pub(crate) fn read_hex_signature(headers: &HeaderMap) -> Result<&[u8; HEX_TAG_LEN], WebhookError> {
     let value = single_header(headers, &SIGNATURE)?;
     let hex = value.strip_prefix(SHA256_PREFIX).unwrap_or(value);
-    decode_hex_tag(hex).map_err(|problem| WebhookError::MalformedSignature {
+    hex_tag_text(hex).map_err(|problem| WebhookError::MalformedSignature {
         header: SIGNATURE_HEADER,
         problem,
     })

@@ -71,7 +71,7 @@ pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
         // The timestamp as received, not as re-printed: the sender signed its own text.
         prefix: [timestamp_text, b".", b"", b""],
         timestamp: Some((timestamp, TIMESTAMP_HEADER)),
-        tags: Tags::One(tag),
+        tags: Tags::Hex(tag),
         signature_header: SIGNATURE_HEADER,
     })
 }

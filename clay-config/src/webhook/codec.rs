@@ -29,6 +29,7 @@ const MAX_UNIX_SECONDS: u64 = 99_999_999_999;
 /// one was signed is ambiguous).
 ///
 /// `name` is a parsed `HeaderName` (a `static` in each scheme's module), so a lookup only hashes.
+#[inline]
 pub(crate) fn single_header<'h>(
     headers: &'h HeaderMap,
     header: &'static HeaderName,
@@ -64,6 +65,7 @@ pub(crate) fn optional_single_header<'h>(
 /// early returns was a fifth of a whole verification of a small body): each byte's high bit
 /// records whether it is a lowercase hex digit, and the tag is refused once, at the end, if any
 /// is not.
+#[inline]
 pub(crate) fn decode_hex_tag(text: &[u8]) -> Result<Tag, Malformed> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
@@ -109,6 +111,43 @@ pub(crate) fn decode_hex_tag(text: &[u8]) -> Result<Tag, Malformed> {
     }
 }
 
+/// `text` as a hex tag's 64 characters, or what is wrong with its length. Whether they are
+/// lowercase hex is [`decode_hex_tag`]'s to say.
+#[inline]
+pub(crate) fn hex_tag_text(text: &[u8]) -> Result<&[u8; HEX_TAG_LEN], Malformed> {
+    if text.is_empty() {
+        return Err(Malformed::Empty);
+    }
+    <&[u8; HEX_TAG_LEN]>::try_from(text).map_err(|_| wrong_hex_length(text))
+}
+
+/// True when `received` is the lowercase hex of `expected`, in constant time: `expected` is
+/// encoded eight digits at a time in a `u64` and every word compared, whatever the earlier
+/// ones were. Anything but the one lowercase encoding differs, so no decoding (nor check of
+/// the characters) is needed to accept a genuine tag.
+#[inline]
+pub(crate) fn hex_tag_equal(expected: &Tag, received: &[u8; HEX_TAG_LEN]) -> bool {
+    const NIBBLE_LANES: u64 = u64::from_le_bytes([0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let (bytes, _) = expected.as_chunks::<4>();
+    let (words, _) = received.as_chunks::<8>();
+    let mut difference = 0u64;
+    for (four, eight) in bytes.iter().zip(words) {
+        // Each byte into its own 16-bit lane, then its high nibble in the lane's first byte
+        // (the first digit) and its low nibble in the second.
+        let spread = u64::from(u32::from_le_bytes(*four));
+        let spread = (spread | (spread << 16)) & 0x0000_ffff_0000_ffff;
+        let spread = (spread | (spread << 8)) & 0x00ff_00ff_00ff_00ff;
+        let nibbles = ((spread >> 4) & NIBBLE_LANES) | ((spread & NIBBLE_LANES) << 8);
+        // '0' + n, and 39 more for n of ten and above ('a' is '0' + 49).
+        let letters = ((nibbles + 0x76 * ONES) & HIGH) >> 7;
+        let digits = nibbles + 0x30 * ONES + letters * 39;
+        difference |= digits ^ u64::from_le_bytes(*eight);
+    }
+    std::hint::black_box(difference) == 0
+}
+
 fn wrong_hex_length(text: &[u8]) -> Malformed {
     Malformed::WrongLength {
         expected: HEX_TAG_LEN,
@@ -119,6 +158,7 @@ fn wrong_hex_length(text: &[u8]) -> Malformed {
 /// Compares two tags in constant time: every byte is compared whatever the earlier ones were,
 /// and the result is hidden from the optimiser until the end. (`CtOutput`'s equality does the
 /// same one byte and one optimisation barrier at a time, which cost more than the comparison.)
+#[inline]
 pub(crate) fn tags_equal(expected: &Tag, received: &Tag) -> bool {
     let mut difference = 0u8;
     for (a, b) in expected.iter().zip(received) {
@@ -242,6 +282,39 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn hex_tag_equal_is_the_lowercase_encoding_and_nothing_else() {
+        for value in 0..=255u8 {
+            let tag: Tag = std::array::from_fn(|i| {
+                value
+                    .wrapping_mul(7)
+                    .wrapping_add(u8::try_from(i).unwrap_or(0))
+            });
+            let text = encode_hex(&tag).into_bytes();
+            let text: [u8; HEX_TAG_LEN] = text.try_into().expect("64 characters");
+            assert!(hex_tag_equal(&tag, &text), "{value}");
+            // Every other byte in every position differs: uppercase, other digits, anything.
+            for position in [0, 1, 7, 8, 33, 62, 63] {
+                for byte in 0..=255u8 {
+                    if byte == text[position] {
+                        continue;
+                    }
+                    let mut other = text;
+                    other[position] = byte;
+                    assert!(!hex_tag_equal(&tag, &other), "{byte:#04x} at {position}");
+                }
+            }
+        }
+        assert_eq!(hex_tag_text(b""), Err(Malformed::Empty));
+        assert_eq!(
+            hex_tag_text(&[b'a'; 63]),
+            Err(Malformed::WrongLength {
+                expected: 64,
+                found: 63
+            })
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use http::{HeaderMap, HeaderName};
 
 use super::clay_hex::SHA256_PREFIX;
-use super::codec::{decode_hex_tag, encode_hex, single_header};
+use super::codec::{encode_hex, hex_tag_text, single_header};
 use super::error::{Malformed, WebhookError};
 use super::key::Key;
 use super::received::{Received, Tags};
@@ -65,7 +65,7 @@ pub(crate) fn read(headers: &HeaderMap) -> Result<Received<'_>, WebhookError> {
     Ok(Received {
         prefix: [b""; 4],
         timestamp: None,
-        tags: Tags::One(decode_hex_tag(hex).map_err(malformed)?),
+        tags: Tags::Hex(hex_tag_text(hex).map_err(malformed)?),
         signature_header: SIGNATURE_HEADER,
     })
 }

@@ -53,6 +53,7 @@ impl Key {
 
     /// The MAC state after `parts` then `body`: the signed message is their concatenation,
     /// fed piece by piece so the body is never copied.
+    #[inline]
     fn absorb(&self, parts: &[&[u8]], body: &[u8]) -> HmacSha256 {
         let mut mac = self.keyed.clone();
         for part in parts.iter().filter(|part| !part.is_empty()) {
@@ -63,7 +64,8 @@ impl Key {
     }
 
     /// The tag of `parts` followed by `body`: compare it with a received one through
-    /// [`tags_equal`](super::codec::tags_equal), which takes constant time.
+    /// [`Tags::matches`](super::received::Tags::matches), which takes constant time.
+    #[inline]
     pub(crate) fn tag(&self, parts: &[&[u8]], body: &[u8]) -> Tag {
         self.absorb(parts, body).finalize().into_bytes().into()
     }

@@ -281,8 +281,10 @@
 //!
 //! HMAC-SHA256 from RustCrypto (`hmac` + `sha2`, with SHA-NI where the CPU has it), keyed once per
 //! secret (the inner and outer pads hashed once, the state cloned per delivery); headers read
-//! without allocating; a constant-time comparison of fixed-size tags. The in-memory guard adds a
-//! key built on the stack, two keyed hashes and a lock. `cargo bench -p clay-config --bench webhook`
+//! without allocating; a hex signature compared with the expected one in hex, eight digits at a
+//! time and in constant time (its characters are checked only when it does not match). The
+//! in-memory guard adds a key kept on the stack, a clock read, a lock and a hash-map probe (and,
+//! for a delivery id, two keyed hashes). `cargo bench -p clay-config --bench webhook`
 //! compares a full `verify` with a bare `ring::hmac::verify`, and `verify` with the in-memory guard
 //! with `verify` alone, in the same run; with the `redis` feature and `CLAY_TEST_REDIS_URL` set it
 //! also measures deliveries per second through a Redis guard from 1 and 16 tasks. The figures are in
@@ -323,7 +325,7 @@ pub use replay::{
     MemoryStore, Recorded, ReplayGuard, ReplayKey, ReplayStore, StoreError, StoreFuture,
 };
 
-use codec::{Tag, optional_single_header, tags_equal};
+use codec::{Tag, optional_single_header};
 use key::Key;
 use received::Received;
 use replay::Delivery;
@@ -673,21 +675,31 @@ impl WebhookVerifier {
             Scheme::GitHub => github::read(headers)?,
             Scheme::Stripe => stripe::read(headers)?,
         };
-        let window = match received.timestamp {
-            Some((timestamp, header)) => {
-                let now = now();
-                check_window(timestamp, header, now, self.tolerance)?;
-                Some((timestamp, now))
-            }
-            None => None,
-        };
         let Received {
             prefix,
             tags,
             signature_header,
-            ..
+            timestamp,
         } = &received;
-        let tags = tags.as_slice();
+        // A hex tag's characters are checked only when it is refused, but a malformed tag is
+        // reported before anything else about the request, as if checked on reading.
+        let malformed = || {
+            tags.malformed()
+                .map(|problem| WebhookError::MalformedSignature {
+                    header: signature_header,
+                    problem,
+                })
+        };
+        let window = match *timestamp {
+            Some((timestamp, header)) => {
+                let now = now();
+                if let Err(error) = check_window(timestamp, header, now, self.tolerance) {
+                    return Err(malformed().unwrap_or(error));
+                }
+                Some((timestamp, now))
+            }
+            None => None,
+        };
         // The current secret's signature is the delivery's replay key whichever secret
         // matched, so a delivery signed with both is one delivery.
         let mut current_signature = None;
@@ -697,7 +709,7 @@ impl WebhookVerifier {
             };
             let expected = key.tag(prefix, body);
             let current = *current_signature.get_or_insert(expected);
-            if tags.iter().any(|tag| tags_equal(&expected, tag)) {
+            if tags.matches(&expected) {
                 return Ok(Verified {
                     signature: current,
                     signature_header,
@@ -705,9 +717,9 @@ impl WebhookVerifier {
                 });
             }
         }
-        Err(WebhookError::WrongSignature {
+        Err(malformed().unwrap_or(WebhookError::WrongSignature {
             header: signature_header,
-        })
+        }))
     }
 
     /// The keys under which the replay guard records a verified delivery, and for how long.

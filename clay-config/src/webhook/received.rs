@@ -1,7 +1,7 @@
 //! What a request's headers claim: the signed message's pieces before the body, the
 //! timestamp, and one or more tags.
 
-use super::codec::Tag;
+use super::codec::{HEX_TAG_LEN, Tag, decode_hex_tag, hex_tag_equal, tags_equal};
 use super::error::Malformed;
 
 /// A request's signature headers, read by a scheme.
@@ -11,23 +11,40 @@ pub(crate) struct Received<'h> {
     pub(crate) prefix: [&'h [u8]; 4],
     /// The timestamp and the header it came from, for timestamped schemes.
     pub(crate) timestamp: Option<(u64, &'static str)>,
-    /// The well-formed tags of the signature header; any one may match.
-    pub(crate) tags: Tags,
+    /// The tags of the signature header; any one may match.
+    pub(crate) tags: Tags<'h>,
     /// The header the tags came from.
     pub(crate) signature_header: &'static str,
 }
 
-/// One tag, or several (Standard Webhooks and Stripe send one per active secret).
-pub(crate) enum Tags {
-    One(Tag),
+/// One hex tag, or several decoded ones (Standard Webhooks and Stripe send one per active
+/// secret).
+pub(crate) enum Tags<'h> {
+    /// One tag of exactly 64 characters, as received. Compared with the expected tag in hex,
+    /// so a genuine delivery is never decoded: whether the text is lowercase hex at all is
+    /// asked only of a tag that did not match ([`Tags::malformed`]).
+    Hex(&'h [u8; HEX_TAG_LEN]),
+    /// Well-formed tags, decoded.
     Many(Vec<Tag>),
 }
 
-impl Tags {
-    pub(crate) fn as_slice(&self) -> &[Tag] {
+impl Tags<'_> {
+    /// True when one of the tags is `expected`; each comparison takes constant time.
+    #[inline]
+    pub(crate) fn matches(&self, expected: &Tag) -> bool {
         match self {
-            Tags::One(tag) => std::slice::from_ref(tag),
-            Tags::Many(tags) => tags,
+            Tags::Hex(text) => hex_tag_equal(expected, text),
+            Tags::Many(tags) => tags.iter().any(|tag| tags_equal(expected, tag)),
+        }
+    }
+
+    /// What is wrong with the tags' format, if anything (only a [`Tags::Hex`] can still be
+    /// wrong): asked before reporting a tag that did not match, or a request refused for
+    /// another reason, so a malformed tag is reported as such.
+    pub(crate) fn malformed(&self) -> Option<Malformed> {
+        match self {
+            Tags::Hex(text) => decode_hex_tag(*text).err(),
+            Tags::Many(_) => None,
         }
     }
 }
@@ -38,7 +55,7 @@ impl Tags {
 pub(crate) fn collect_tags<'a>(
     candidates: impl Iterator<Item = &'a [u8]>,
     decode: fn(&[u8]) -> Result<Tag, Malformed>,
-) -> Result<Tags, Malformed> {
+) -> Result<Tags<'static>, Malformed> {
     let mut tags = Vec::new();
     let mut first_problem = None;
     for candidate in candidates {

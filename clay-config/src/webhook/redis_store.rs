@@ -102,7 +102,7 @@ impl RedisStore {
         let answers: Vec<Value> = match keys {
             [key] => vec![
                 ::redis::cmd("SET")
-                    .arg(key.as_str())
+                    .arg(key.to_string())
                     .arg(1)
                     .arg("NX")
                     .arg("PX")
@@ -115,7 +115,7 @@ impl RedisStore {
                 pipe.atomic();
                 for key in keys {
                     pipe.cmd("SET")
-                        .arg(key.as_str())
+                        .arg(key.to_string())
                         .arg(1)
                         .arg("NX")
                         .arg("PX")

@@ -2,9 +2,8 @@
 //! window ends. See the module documentation of [`webhook`](super) for what it promises per
 //! scheme.
 
-use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::Scheme;
-use super::codec::Tag;
+use super::codec::{Tag, encode_hex};
 use super::error::{StoreProblem, WebhookError};
 
 /// Every key starts with this, so a shared Redis shows at a glance whose keys these are.
@@ -37,7 +36,8 @@ pub(crate) const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60
 /// The shortest an entry is kept: Redis refuses an expiry of zero.
 const MIN_TTL: Duration = Duration::from_millis(1);
 
-/// A delivery's key in a [`ReplayStore`]: `clay-config:webhook:<scheme>:<kind>:<value>`, where
+/// A delivery's key in a [`ReplayStore`]. Its text (its [`Display`](fmt::Display), as a store
+/// that keeps keys by name saves it) is `clay-config:webhook:<scheme>:<kind>:<value>`, where
 /// `<kind>:<value>` is one of
 ///
 /// - `id:<delivery id>`: the scheme's delivery id as sent, when it is at most 64 characters
@@ -47,98 +47,122 @@ const MIN_TTL: Duration = Duration::from_millis(1);
 ///   signature that the verifier's current secret makes for the delivery. Half a signature
 ///   proves nothing, and it is the same however the sender encoded or combined its signatures.
 ///
-/// At most 128 bytes, ASCII, no spaces; kept inline, so building one allocates nothing.
+/// At most 128 characters, ASCII, no spaces. The key itself is kept compact (the scheme, the
+/// kind, and at most 64 bytes), so building one allocates nothing and the in-memory store
+/// never renders the text.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ReplayKey {
-    text: [u8; MAX_KEY_LEN],
+    scheme: Scheme,
+    kind: KeyKind,
+    value: [u8; MAX_PLAIN_ID_LEN],
     len: usize,
 }
 
-/// The longest key: the prefix, the longest scheme name and a 64-character plain id fit.
-const MAX_KEY_LEN: usize = 128;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyKind {
+    /// `value` is a plain delivery id.
+    Id,
+    /// `value` is 128 bits of the SHA-256 of a delivery id.
+    IdSha256,
+    /// `value` is 128 bits of a signature.
+    Signature,
+}
 
 impl ReplayKey {
     /// The key of a delivery id.
     pub(crate) fn delivery_id(scheme: Scheme, id: &[u8]) -> ReplayKey {
-        let mut key = ReplayKey::start(scheme);
-        if id.len() <= MAX_PLAIN_ID_LEN && id.iter().all(is_plain_id_byte) {
-            key.push(b"id:");
-            key.push(id);
-        } else {
-            let digest = Sha256::digest(id);
-            key.push(b"id-sha256:");
-            key.push_hex(digest.get(..KEY_DIGEST_LEN).unwrap_or_default());
+        let mut key = ReplayKey::empty(scheme, KeyKind::Id);
+        match key.value.get_mut(..id.len()) {
+            Some(slot) if id.iter().all(is_plain_id_byte) => {
+                slot.copy_from_slice(id);
+                key.len = id.len();
+            }
+            _ => {
+                let digest = Sha256::digest(id);
+                key.kind = KeyKind::IdSha256;
+                key.set_value(digest.get(..KEY_DIGEST_LEN).unwrap_or_default());
+            }
         }
         key
     }
 
     /// The key of a delivery identified by its signature (see the type's documentation).
     pub(crate) fn signature(scheme: Scheme, signature: &Tag) -> ReplayKey {
-        let mut key = ReplayKey::start(scheme);
-        key.push(b"sig:");
-        key.push_hex(signature.get(..KEY_DIGEST_LEN).unwrap_or_default());
+        let mut key = ReplayKey::empty(scheme, KeyKind::Signature);
+        key.set_value(signature.get(..KEY_DIGEST_LEN).unwrap_or_default());
         key
     }
 
-    fn start(scheme: Scheme) -> ReplayKey {
-        let mut key = ReplayKey {
-            text: [0; MAX_KEY_LEN],
-            len: 0,
-        };
-        key.push(KEY_PREFIX.as_bytes());
-        key.push(scheme.name().as_bytes());
-        key.push(b":");
-        key
-    }
-
-    /// Appends `bytes`, which the constructors keep within [`MAX_KEY_LEN`] (anything beyond
-    /// would be cut, never written out of bounds).
-    fn push(&mut self, bytes: &[u8]) {
-        let end = (self.len + bytes.len()).min(MAX_KEY_LEN);
-        if let (Some(slot), Some(bytes)) = (
-            self.text.get_mut(self.len..end),
-            bytes.get(..end - self.len),
-        ) {
-            slot.copy_from_slice(bytes);
-            self.len = end;
-        }
-    }
-
-    fn push_hex(&mut self, bytes: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for byte in bytes {
-            self.push(&[
-                DIGITS[usize::from(byte >> 4)],
-                DIGITS[usize::from(byte & 0x0f)],
-            ]);
-        }
-    }
-
-    /// The key as text, as a store saves it.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII is ever pushed, so the text is always UTF-8.
-        std::str::from_utf8(self.text.get(..self.len).unwrap_or_default()).unwrap_or_default()
-    }
-}
-
-impl Default for ReplayKey {
-    fn default() -> Self {
+    fn empty(scheme: Scheme, kind: KeyKind) -> ReplayKey {
         ReplayKey {
-            text: [0; MAX_KEY_LEN],
+            scheme,
+            kind,
+            value: [0; MAX_PLAIN_ID_LEN],
             len: 0,
+        }
+    }
+
+    fn set_value(&mut self, bytes: &[u8]) {
+        if let Some(slot) = self.value.get_mut(..bytes.len()) {
+            slot.copy_from_slice(bytes);
+            self.len = bytes.len();
+        }
+    }
+
+    fn value(&self) -> &[u8] {
+        self.value.get(..self.len).unwrap_or_default()
+    }
+
+    /// 128 bits that tell this key from any other, for the in-memory store. A signature's are
+    /// its own (unforgeable, so no sender can aim them at each other), marked with the scheme;
+    /// an id's are two keyed hashes of everything that makes the key.
+    fn digest(&self, hashers: &[RandomState; 2]) -> u128 {
+        match self.kind {
+            KeyKind::Signature => {
+                let mut bytes = [0u8; 16];
+                if let Some(slot) = bytes.get_mut(..self.len) {
+                    slot.copy_from_slice(self.value());
+                }
+                // The scheme's index in the top byte's place: equal signatures of two schemes
+                // are two keys, as their text is.
+                u128::from_le_bytes(bytes) ^ (u128::from(self.scheme as u8 + 1) << 120)
+            }
+            KeyKind::Id | KeyKind::IdSha256 => {
+                let [first, second] = hashers;
+                let hash = |hasher: &RandomState| {
+                    hasher.hash_one((self.scheme as u8, self.kind as u8, self.value()))
+                };
+                (u128::from(hash(first)) << 64) | u128::from(hash(second))
+            }
         }
     }
 }
 
 impl fmt::Display for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(KEY_PREFIX)?;
+        f.write_str(self.scheme.name())?;
+        match self.kind {
+            KeyKind::Id => {
+                f.write_str(":id:")?;
+                // Only plain ASCII is ever kept as an id.
+                f.write_str(std::str::from_utf8(self.value()).unwrap_or_default())
+            }
+            KeyKind::IdSha256 => {
+                f.write_str(":id-sha256:")?;
+                f.write_str(&encode_hex(self.value()))
+            }
+            KeyKind::Signature => {
+                f.write_str(":sig:")?;
+                f.write_str(&encode_hex(self.value()))
+            }
+        }
     }
 }
 
 impl fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ReplayKey({})", self.as_str())
+        write!(f, "ReplayKey({self})")
     }
 }
 
@@ -260,7 +284,7 @@ pub(crate) struct Delivery {
 impl Delivery {
     pub(crate) fn new(key: ReplayKey, header: &'static str, ttl: Duration) -> Delivery {
         Delivery {
-            keys: [key, ReplayKey::default()],
+            keys: [key, ReplayKey::empty(Scheme::ClayHex, KeyKind::Signature)],
             len: 1,
             header,
             ttl: ttl.clamp(MIN_TTL, MAX_TTL),
@@ -414,16 +438,17 @@ impl fmt::Debug for ReplayGuard {
 /// A [`ReplayStore`] in this process's memory, bounded: for a service with one instance, and
 /// for tests. Every clone of a [`ReplayGuard`] built on it shares it; another process does not.
 ///
-/// **When full.** Expired entries are dropped first (soonest expiry first, as deliveries
-/// arrive). If the store still holds `capacity` entries that have not expired, the new
-/// delivery is refused with [`StoreProblem::Full`] (a `503` from the axum extractor, so the
+/// **When full.** Expired entries are dropped first (as deliveries arrive, and all of them at
+/// once when the store is full). If the store still holds `capacity` entries that have not
+/// expired, the new delivery is refused with [`StoreProblem::Full`] (a `503` from the axum extractor, so the
 /// sender retries it later) rather than forgetting an entry whose replay would then be
 /// accepted. Size it above the deliveries you expect per window: the default, 100 000, is 333
-/// a second over five minutes, at about 80 bytes an entry (8 MB when full).
+/// a second over five minutes, at about 60 bytes an entry (6 MB when full).
 ///
-/// Entries are 128-bit keyed hashes of the [`ReplayKey`]s (SipHash under two random keys
-/// drawn when the store is made), so a sender cannot choose ids that collide, and two
-/// different keys are mistaken for one with a chance of about 2<sup>-128</sup> per pair.
+/// Entries are 128 bits per [`ReplayKey`]: a signature's own (which no one can choose without
+/// the secret), or for a delivery id two keyed hashes (SipHash under two random keys drawn
+/// when the store is made), so a sender cannot choose ids that collide. Two different keys are
+/// mistaken for one with a chance of about 2<sup>-120</sup> per pair.
 ///
 /// A restart forgets everything: a delivery accepted just before it can be replayed once
 /// just after, within its window.
@@ -436,21 +461,53 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Entries {
-    /// Each recorded key's digest and when it expires.
+    /// Each recorded key's digest and when it expires. An entry may outlive its expiry for a
+    /// while (see `purge`): it then counts as absent.
     expiry: HashMap<u128, Instant, BuildDigestHasher>,
-    /// The same entries, soonest expiry first, so expired ones leave in O(log n) each.
-    by_expiry: BinaryHeap<Reverse<(Instant, u128)>>,
+    /// The digests in the order they were recorded, with the expiry each was recorded with.
+    /// Expiries mostly grow along it (a time to live is mostly the same); where they do not
+    /// (timestamped schemes, or verifiers of different tolerances sharing the store), an entry
+    /// at the front that lives longer holds back expired ones behind it until `sweep`.
+    recorded: VecDeque<(Instant, u128)>,
+    /// Nothing expires before this (kept on every insertion once a sweep has set it): a full
+    /// sweep before then would find nothing to drop.
+    no_sweep_before: Option<Instant>,
 }
 
 impl Entries {
+    /// True when `digest` is recorded and has not expired.
+    fn holds(&self, digest: &u128, now: Instant) -> bool {
+        self.expiry
+            .get(digest)
+            .is_some_and(|expires| *expires > now)
+    }
+
+    /// Drops the expired entries at the front of the record, in O(1) each.
     fn purge(&mut self, now: Instant) {
-        while let Some(Reverse((expires, digest))) = self.by_expiry.peek().copied() {
+        while let Some(&(expires, digest)) = self.recorded.front() {
             if expires > now {
                 break;
             }
-            self.by_expiry.pop();
-            self.expiry.remove(&digest);
+            self.recorded.pop_front();
+            // Unless it was recorded again since, with a later expiry.
+            if self.expiry.get(&digest) == Some(&expires) {
+                self.expiry.remove(&digest);
+            }
         }
+    }
+
+    /// Drops every expired entry, wherever it is: O(n), so only when the store is full (and
+    /// something may have expired) or the record has grown past twice the capacity.
+    fn sweep(&mut self, now: Instant, capacity: usize) {
+        let bloated = self.recorded.len() > capacity.saturating_mul(2);
+        if !bloated && self.no_sweep_before.is_some_and(|until| now < until) {
+            return;
+        }
+        self.expiry.retain(|_, expires| *expires > now);
+        let expiry = &self.expiry;
+        self.recorded
+            .retain(|(expires, digest)| expiry.get(digest) == Some(expires));
+        self.no_sweep_before = self.expiry.values().min().copied();
     }
 }
 
@@ -490,6 +547,11 @@ impl MemoryStore {
     /// The capacity of [`MemoryStore::default`] and [`ReplayGuard::in_memory`].
     pub const DEFAULT_CAPACITY: usize = 100_000;
 
+    /// A store of the default capacity ([`MemoryStore::DEFAULT_CAPACITY`]).
+    pub fn new() -> MemoryStore {
+        MemoryStore::with_capacity(MemoryStore::DEFAULT_CAPACITY)
+    }
+
     /// A store that holds at most `capacity` unexpired keys (at least one).
     pub fn with_capacity(capacity: usize) -> MemoryStore {
         MemoryStore {
@@ -521,9 +583,7 @@ impl MemoryStore {
     }
 
     fn digest(&self, key: &ReplayKey) -> u128 {
-        let [first, second] = &self.hashers;
-        let text = key.as_str();
-        (u128::from(first.hash_one(text)) << 64) | u128::from(second.hash_one(text))
+        key.digest(&self.hashers)
     }
 
     fn record_in_memory(&self, keys: &[ReplayKey], ttl: Duration) -> Result<Recorded, StoreError> {
@@ -549,18 +609,25 @@ impl MemoryStore {
             .ok_or_else(StoreError::full)?;
         let mut entries = self.lock();
         entries.purge(now);
-        if digests
-            .iter()
-            .any(|digest| entries.expiry.contains_key(digest))
-        {
+        if digests.iter().any(|digest| entries.holds(digest, now)) {
             return Ok(Recorded::Seen);
         }
-        if entries.expiry.len().saturating_add(keys.len()) > self.capacity {
-            return Err(StoreError::full());
+        let full = |entries: &Entries| {
+            entries.expiry.len().saturating_add(keys.len()) > self.capacity
+                || entries.recorded.len() > self.capacity.saturating_mul(2)
+        };
+        if full(&entries) {
+            entries.sweep(now, self.capacity);
+            if full(&entries) {
+                return Err(StoreError::full());
+            }
         }
         for digest in digests {
             entries.expiry.insert(*digest, expires);
-            entries.by_expiry.push(Reverse((expires, *digest)));
+            entries.recorded.push_back((expires, *digest));
+        }
+        if let Some(until) = &mut entries.no_sweep_before {
+            *until = (*until).min(expires);
         }
         Ok(Recorded::New)
     }
@@ -568,7 +635,7 @@ impl MemoryStore {
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore::with_capacity(MemoryStore::DEFAULT_CAPACITY)
+        MemoryStore::new()
     }
 }
 
@@ -611,12 +678,12 @@ mod tests {
     #[test]
     fn keys_are_namespaced_plain_or_hashed() {
         assert_eq!(
-            key("msg_p5jXN8AQM9LWM0D4loKWxJek").as_str(),
+            key("msg_p5jXN8AQM9LWM0D4loKWxJek").to_string(),
             "clay-config:webhook:standard-webhooks:id:msg_p5jXN8AQM9LWM0D4loKWxJek"
         );
         let guid = ReplayKey::delivery_id(Scheme::GitHub, b"72d3162e-cc78-11e3-81ab-4c9367dc0958");
         assert_eq!(
-            guid.as_str(),
+            guid.to_string(),
             "clay-config:webhook:github:id:72d3162e-cc78-11e3-81ab-4c9367dc0958"
         );
         // Long, spaced, binary or non-UTF-8 ids are hashed to the same short form.
@@ -628,7 +695,7 @@ mod tests {
             "\u{202e}evil".as_bytes().to_vec(),
         ] {
             let key = ReplayKey::delivery_id(Scheme::StandardWebhooks, &hostile);
-            let text = key.as_str();
+            let text = key.to_string();
             assert!(
                 text.starts_with("clay-config:webhook:standard-webhooks:id-sha256:"),
                 "{text}"
@@ -645,20 +712,41 @@ mod tests {
         );
         let sneaky = ReplayKey::delivery_id(Scheme::GitHub, b"-sha256:0000");
         assert_eq!(
-            sneaky.as_str(),
+            sneaky.to_string(),
             "clay-config:webhook:github:id:-sha256:0000"
         );
         let signature = ReplayKey::signature(Scheme::ClayHex, &[0xab; 32]);
         assert_eq!(
-            signature.as_str(),
+            signature.to_string(),
             "clay-config:webhook:clay-hex:sig:abababababababababababababababab"
         );
         assert!(
             ReplayKey::delivery_id(Scheme::ClayHex, &[b'a'; 64])
-                .as_str()
+                .to_string()
                 .len()
                 <= 128
         );
+    }
+
+    #[test]
+    fn digests_tell_schemes_and_kinds_apart() {
+        let hashers = [RandomState::new(), RandomState::new()];
+        let keys = [
+            ReplayKey::signature(Scheme::ClayHex, &[1; 32]),
+            ReplayKey::signature(Scheme::GitHub, &[1; 32]),
+            ReplayKey::signature(Scheme::ClayHex, &[2; 32]),
+            ReplayKey::delivery_id(Scheme::GitHub, &[1; 16]),
+            ReplayKey::delivery_id(Scheme::StandardWebhooks, b"msg_1"),
+            ReplayKey::delivery_id(Scheme::GitHub, b"msg_1"),
+            ReplayKey::delivery_id(Scheme::GitHub, &[b'1'; 65]),
+        ];
+        let digests: Vec<u128> = keys.iter().map(|key| key.digest(&hashers)).collect();
+        for (i, a) in digests.iter().enumerate() {
+            assert_eq!(*a, keys[i].clone().digest(&hashers));
+            for b in &digests[i + 1..] {
+                assert_ne!(a, b, "{}", keys[i]);
+            }
+        }
     }
 
     #[test]
@@ -759,6 +847,67 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_entry_held_back_by_a_longer_one_counts_as_gone() {
+        let store = MemoryStore::with_capacity(2);
+        let long = Duration::from_secs(60);
+        let short = Duration::from_millis(20);
+        assert!(matches!(
+            store.record_now(&[key("long")], long),
+            Some(Ok(Recorded::New))
+        ));
+        assert!(matches!(
+            store.record_now(&[key("short")], short),
+            Some(Ok(Recorded::New))
+        ));
+        std::thread::sleep(Duration::from_millis(50));
+        // `short` expired behind `long`: new again, not a replay.
+        assert!(matches!(
+            store.record_now(&[key("short")], short),
+            Some(Ok(Recorded::New))
+        ));
+        assert!(matches!(
+            store.record_now(&[key("short")], short),
+            Some(Ok(Recorded::Seen))
+        ));
+        std::thread::sleep(Duration::from_millis(50));
+        // Full by count, but one entry has expired: swept, and there is room.
+        assert!(matches!(
+            store.record_now(&[key("third")], long),
+            Some(Ok(Recorded::New))
+        ));
+        assert!(matches!(
+            store.record_now(&[key("long")], long),
+            Some(Ok(Recorded::Seen))
+        ));
+        // Now full of live entries: refused, and again without sweeping the whole store.
+        for _ in 0..3 {
+            assert!(matches!(
+                store.record_now(&[key("fourth")], long),
+                Some(Err(error)) if error.problem() == StoreProblem::Full
+            ));
+        }
+    }
+
+    #[test]
+    fn keys_recorded_again_and_again_do_not_grow_the_record_without_bound() {
+        let store = MemoryStore::with_capacity(2);
+        assert!(matches!(
+            store.record_now(&[key("held")], Duration::from_secs(60)),
+            Some(Ok(Recorded::New))
+        ));
+        for _ in 0..20 {
+            assert!(matches!(
+                store.record_now(&[key("again")], Duration::from_millis(1)),
+                Some(Ok(Recorded::New))
+            ));
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let entries = store.lock();
+        assert!(entries.recorded.len() <= 5, "{}", entries.recorded.len());
+        assert!(entries.expiry.len() <= 2);
+    }
+
+    #[test]
     fn a_huge_ttl_is_capped_not_overflowed() {
         let store = MemoryStore::with_capacity(2);
         assert!(matches!(
@@ -769,8 +918,7 @@ mod tests {
             store.record_now(&[key("a")], Duration::MAX),
             Some(Ok(Recorded::Seen))
         ));
-        let delivery = Delivery::new(key("x"), "h", Duration::MAX);
-        assert_eq!(delivery.ttl, MAX_TTL);
+        assert_eq!(Delivery::new(key("x"), "h", Duration::MAX).ttl, MAX_TTL);
         assert_eq!(Delivery::new(key("x"), "h", Duration::ZERO).ttl, MIN_TTL);
     }
 
