@@ -391,13 +391,23 @@ pub fn key_placement(
 
 /// [`key_placement`] with `live_keys` given directly (the loader may tighten it at run time).
 pub fn key_placement_with(value: &str, live_keys: bool, keys: &KeyPrefixes) -> KeyPlacement {
-    let live = !keys.live_prefix.is_empty() && value.starts_with(&keys.live_prefix);
-    let test = !keys.test_prefix.is_empty() && value.starts_with(&keys.test_prefix);
+    // A live or test key inside the value counts too (`x_sk_live_…`): by the one definition,
+    // whatever else surrounds it.
+    let inside = |kind: KeyKind| {
+        KeyDefinition::for_policy(keys)
+            .find_keys(value.as_bytes())
+            .any(|found| found.kind == kind)
+    };
+    let starts_live = !keys.live_prefix.is_empty() && value.starts_with(&keys.live_prefix);
+    let starts_test = !keys.test_prefix.is_empty() && value.starts_with(&keys.test_prefix);
+    let live = starts_live || inside(KeyKind::Live);
+    let test = starts_test || inside(KeyKind::Test);
     if live && !live_keys {
         KeyPlacement::LiveKeyNotAllowed
     } else if test && !live && live_keys {
         KeyPlacement::TestKeyInLiveEnvironment
-    } else if !live && !test && keys.require_prefix {
+    } else if !starts_live && !starts_test && keys.require_prefix {
+        // `require_prefix` asks for the policy's own prefixes.
         KeyPlacement::UnprefixedKey
     } else {
         KeyPlacement::Allowed
@@ -511,6 +521,11 @@ mod tests {
         assert_eq!(
             key_placement_with("plain", true, keys),
             KeyPlacement::Allowed
+        );
+        assert_eq!(
+            key_placement_with("x_sk_live_abcd1234efgh", false, keys),
+            KeyPlacement::LiveKeyNotAllowed,
+            "a live key inside the value"
         );
         let strict = KeyPrefixes {
             require_prefix: true,
