@@ -166,7 +166,10 @@
 //! - **The signature as a key** is the one the verifier's *current* secret makes for the delivery,
 //!   whichever secret or signature entry matched: a delivery signed with both secrets during a
 //!   rotation, or replayed with one of its `v1` entries removed, is still one delivery. Stores keep
-//!   half of it (128 bits), never a whole signature. See [`ReplayKey`] for the exact keys.
+//!   half of it (128 bits), never a whole signature. See [`ReplayKey`] for the exact keys. While a
+//!   rotation's first deploy rolls out, instances whose current secrets differ key the same
+//!   delivery differently and do not see each other's: one more reason to finish that deploy
+//!   before the sender switches secrets.
 //!
 //! Two stores, behind the small [`ReplayStore`] trait (implement it for another):
 //!
